@@ -1,0 +1,377 @@
+"""`SearchIndex`: a question in, ranked and cited paragraphs out.
+
+The query path reads only the postings of the question's terms (plus the paragraphs it returns)
+from SQLite; per-document lengths, kinds and owners are arrays kept in memory. A rebuilt index
+is picked up on the next query without a restart.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+from sqlite_utils import Database
+
+from index import bm25, store, topk
+from index.models import SECTION_KINDS, Hit, Paragraph, Report, SectionKind
+from index.normalize import normalize
+from index.tokenize import Tokenizer, default_tokenizer
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Optional restrictions; None means no restriction."""
+
+    agency: str | None = None  # substring of the report's agency or title
+    report_id: str | None = None
+    year: int | None = None
+    kind: SectionKind | None = None
+
+    def __bool__(self) -> bool:
+        return any(v is not None for v in (self.agency, self.report_id, self.year, self.kind))
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    question: str
+    terms: tuple[str, ...]  # normalised query terms, for highlighting
+    hits: tuple[Hit, ...]
+    total: int  # paragraphs that matched (at least this many when pruning cut in)
+
+
+@dataclass(frozen=True)
+class OutlineEntry:
+    section: tuple[str, ...]
+    kind: SectionKind
+    paragraphs: int
+
+
+@dataclass(frozen=True)
+class IndexStats:
+    reports: int
+    paragraphs: int
+    built_at: str
+
+
+@dataclass(frozen=True)
+class WeightedTerm:
+    term: str
+    weight: float
+
+
+@dataclass(frozen=True)
+class _Snapshot:
+    """What one committed build looks like, as the query path needs it in memory."""
+
+    generation: int
+    stats: bm25.CorpusStats
+    params: bm25.BM25Params
+    norm: npt.NDArray[np.float64]  # 1 - b + b * dl / avgdl, by docno
+    kinds: npt.NDArray[np.uint8]  # index into SECTION_KINDS, 255 for no paragraph
+    owners: npt.NDArray[np.int32]  # report ordinal, -1 for no paragraph
+    reports: dict[int, Report]  # by ordinal
+    by_id: dict[str, int]  # report id -> ordinal
+    built_at: str
+
+
+def _load_snapshot(db: Database) -> _Snapshot:
+    meta = store.get_meta(db)
+    if "generation" not in meta:
+        raise store.IndexUnavailable("the index is empty: build it with `reportbot index build`")
+    p = meta.get("bm25", {})
+    params = bm25.BM25Params(
+        variant=p.get("variant", "okapi"),
+        k1=p.get("k1", 1.5),
+        b=p.get("b", 0.75),
+        epsilon=p.get("epsilon", 0.25),
+        delta=p.get("delta"),
+    )
+    stats = bm25.CorpusStats(
+        documents=int(meta["documents"]),
+        total_length=int(meta["total_length"]),
+        mean_raw_idf=float(meta["mean_raw_idf"]),
+    )
+    lengths = store.get_array(db, "doc_length", np.uint32)
+    reports: dict[int, Report] = {}
+    counts = dict(db.execute("SELECT report_id, count(*) FROM paragraphs GROUP BY report_id"))
+    for row in db.execute(
+        "SELECT ordinal, id, title, agency, years, source, number FROM reports ORDER BY ordinal"
+    ):
+        reports[row[0]] = Report(
+            id=row[1],
+            title=row[2],
+            agency=row[3],
+            years=tuple(json.loads(row[4])),
+            source=row[5],
+            number=row[6],
+            paragraphs=counts.get(row[1], 0),
+        )
+    return _Snapshot(
+        generation=int(meta["generation"]),
+        stats=stats,
+        params=params,
+        norm=bm25.length_norm(params, stats, lengths),
+        kinds=store.get_array(db, "doc_kind", np.uint8),
+        owners=store.get_array(db, "doc_report", np.int32),
+        reports=reports,
+        by_id={r.id: o for o, r in reports.items()},
+        built_at=str(meta.get("built_at", "")),
+    )
+
+
+class SearchIndex:
+    """A read-only view of one index file, safe to use from several threads."""
+
+    def __init__(self, db_path: str | Path, tokenizer: Tokenizer | None = None) -> None:
+        self.db_path = Path(db_path)
+        self.tokenizer = tokenizer or default_tokenizer()
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._connections: list[Database] = []
+        db = self._db()
+        with store.read_snapshot(db):
+            self._snapshot = _load_snapshot(db)
+
+    @classmethod
+    def open(cls, db_path: str | Path, tokenizer: Tokenizer | None = None) -> SearchIndex:
+        """Open an existing index; raises `store.IndexUnavailable` saying why it cannot."""
+        return cls(db_path, tokenizer)
+
+    # --- connections and freshness ----------------------------------------------------------
+
+    def _db(self) -> Database:
+        db: Database | None = getattr(self._local, "db", None)
+        if db is None:
+            db = store.connect(self.db_path, create=False)
+            self._local.db = db
+            with self._lock:
+                self._connections.append(db)
+        return db
+
+    def _current(self, db: Database) -> _Snapshot:
+        """The snapshot matching the read transaction in progress, reloaded when rebuilt."""
+        row = db.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
+        generation = int(json.loads(row[0])) if row else -1
+        snap = self._snapshot
+        if generation != snap.generation:
+            snap = _load_snapshot(db)
+            with self._lock:
+                self._snapshot = snap
+            logger.info("index reloaded: generation %d", generation)
+        return snap
+
+    def refresh(self) -> bool:
+        """Pick up a rebuilt index now; True when it changed."""
+        db = self._db()
+        before = self._snapshot.generation
+        with store.read_snapshot(db):
+            return self._current(db).generation != before
+
+    def close(self) -> None:
+        with self._lock:
+            for db in self._connections:
+                db.close()
+            self._connections.clear()
+        self._local = threading.local()
+
+    # --- searching ----------------------------------------------------------------------------
+
+    def query_terms(self, question: str) -> list[WeightedTerm]:
+        """The question's terms, weighted by how often it holds them (plain BM25)."""
+        counts = Counter(self.tokenizer.tokenize(question))
+        return [WeightedTerm(t, float(n)) for t, n in counts.items()]
+
+    def search(
+        self,
+        question: str,
+        *,
+        top: int = 3,
+        offset: int = 0,
+        filters: Filters | None = None,
+    ) -> SearchResult:
+        """The best `top` paragraphs after `offset`, best first."""
+        terms = self.query_terms(question)
+        db = self._db()
+        with store.read_snapshot(db):
+            snap = self._current(db)
+            found = self._top_docs(db, snap, terms, offset + top, filters)
+            docnos = found.docnos[offset : offset + top].tolist()
+            gains = found.gains[offset : offset + top].tolist()
+            base = self._absent_total(snap, terms)
+            paragraphs = self._paragraphs_by_docno(db, docnos)
+        hits = tuple(
+            Hit(
+                rank=offset + i + 1,
+                score=gain + base,
+                paragraph=paragraphs[docno],
+                report=self._report_of(snap, paragraphs[docno].report_id),
+            )
+            for i, (docno, gain) in enumerate(zip(docnos, gains, strict=True))
+            if docno in paragraphs
+        )
+        return SearchResult(
+            question=question,
+            terms=tuple(t.term for t in terms),
+            hits=hits,
+            total=found.matched,
+        )
+
+    def bm25_top(self, tokens: Sequence[str], k: int) -> list[tuple[int, float]]:
+        """(docno, score) of the k best paragraphs for raw query tokens: plain rank-bm25."""
+        terms = [WeightedTerm(t, float(n)) for t, n in Counter(tokens).items()]
+        db = self._db()
+        with store.read_snapshot(db):
+            snap = self._current(db)
+            found = self._top_docs(db, snap, terms, k, None)
+            base = self._absent_total(snap, terms)
+        return [(int(d), float(g) + base) for d, g in zip(found.docnos, found.gains, strict=True)]
+
+    def _absent_total(self, snap: _Snapshot, terms: Sequence[WeightedTerm]) -> float:
+        """What every paragraph scores for the query (non-zero for BM25Plus only)."""
+        if snap.params.variant != "plus" or not terms:
+            return 0.0
+        rows = store.fetch_terms(self._db(), (t.term for t in terms))
+        return sum(
+            t.weight * bm25.absent(snap.params, bm25.idf(snap.params, snap.stats, rows[t.term][0]))
+            for t in terms
+            if t.term in rows
+        )
+
+    def _top_docs(
+        self,
+        db: Database,
+        snap: _Snapshot,
+        terms: Sequence[WeightedTerm],
+        k: int,
+        filters: Filters | None,
+    ) -> topk.TopDocs:
+        rows = store.fetch_terms(db, (t.term for t in terms))
+        postings: list[topk.TermPostings] = []
+        for t in terms:
+            row = rows.get(t.term)
+            if row is None:
+                continue
+            df, max_tf, min_length, blob = row
+            term_idf = bm25.idf(snap.params, snap.stats, df)
+            docnos, tfs = store.decode_postings(blob, df)
+            bound = bm25.gain_bound(snap.params, snap.stats, term_idf, max_tf, min_length)
+            postings.append(topk.TermPostings(t.term, t.weight, term_idf, docnos, tfs, bound))
+        allowed = self._allowed(snap, filters) if filters else None
+        return topk.top_docs(postings, snap.norm, snap.params, k, allowed)
+
+    def _allowed(self, snap: _Snapshot, filters: Filters) -> npt.NDArray[np.bool_]:
+        mask = np.ones(len(snap.owners), dtype=bool)
+        if filters.kind is not None:
+            mask &= snap.kinds == SECTION_KINDS.index(filters.kind)
+        ordinals: set[int] | None = None
+        if filters.report_id is not None:
+            ordinals = (
+                {snap.by_id[filters.report_id]} if filters.report_id in snap.by_id else set()
+            )
+        if filters.agency:
+            needle = normalize(filters.agency)
+            chosen = {
+                o
+                for o, r in snap.reports.items()
+                if needle in normalize(r.agency) or needle in normalize(r.title)
+            }
+            ordinals = chosen if ordinals is None else ordinals & chosen
+        if filters.year is not None:
+            chosen = {o for o, r in snap.reports.items() if filters.year in r.years}
+            ordinals = chosen if ordinals is None else ordinals & chosen
+        if ordinals is not None:
+            mask &= np.isin(
+                snap.owners, np.fromiter(ordinals, dtype=np.int32, count=len(ordinals))
+            )
+        return mask
+
+    # --- reading stored things --------------------------------------------------------------
+
+    @staticmethod
+    def _paragraph(row: Sequence[object]) -> Paragraph:
+        kind = str(row[4])
+        return Paragraph(
+            id=str(row[0]),
+            report_id=str(row[1]),
+            no=int(row[2]),  # type: ignore[call-overload]
+            section=tuple(json.loads(str(row[3]))),
+            kind=kind if kind in SECTION_KINDS else "other",  # type: ignore[arg-type]
+            text=str(row[5]),
+        )
+
+    def _paragraphs_by_docno(self, db: Database, docnos: list[int]) -> dict[int, Paragraph]:
+        if not docnos:
+            return {}
+        rows = db.execute(
+            "SELECT docno, id, report_id, no, section, kind, text FROM paragraphs "
+            f"WHERE docno IN ({','.join('?' * len(docnos))})",
+            docnos,
+        )
+        return {row[0]: self._paragraph(row[1:]) for row in rows}
+
+    def _report_of(self, snap: _Snapshot, rid: str) -> Report:
+        return snap.reports[snap.by_id[rid]]
+
+    def paragraph(self, paragraph_id: str) -> Hit | None:
+        """One paragraph with its report (rank 0), or None when a reindex removed it."""
+        db = self._db()
+        with store.read_snapshot(db):
+            snap = self._current(db)
+            row = db.execute(
+                "SELECT id, report_id, no, section, kind, text FROM paragraphs WHERE id = ?",
+                [paragraph_id],
+            ).fetchone()
+        if row is None:
+            return None
+        para = self._paragraph(row)
+        return Hit(rank=0, score=0.0, paragraph=para, report=self._report_of(snap, para.report_id))
+
+    def report(self, report_id: str) -> Report | None:
+        db = self._db()
+        with store.read_snapshot(db):
+            snap = self._current(db)
+        ordinal = snap.by_id.get(report_id)
+        return snap.reports[ordinal] if ordinal is not None else None
+
+    def reports(self) -> list[Report]:
+        db = self._db()
+        with store.read_snapshot(db):
+            snap = self._current(db)
+        return list(snap.reports.values())
+
+    def report_paragraphs(self, report_id: str) -> list[Paragraph]:
+        db = self._db()
+        rows = db.execute(
+            "SELECT id, report_id, no, section, kind, text FROM paragraphs "
+            "WHERE report_id = ? ORDER BY no",
+            [report_id],
+        ).fetchall()
+        return [self._paragraph(r) for r in rows]
+
+    def outline(self, report_id: str) -> list[OutlineEntry]:
+        """The report's sections in order, with their kinds and paragraph counts."""
+        out: list[OutlineEntry] = []
+        for para in self.report_paragraphs(report_id):
+            if out and out[-1].section == para.section and out[-1].kind == para.kind:
+                last = out[-1]
+                out[-1] = OutlineEntry(last.section, last.kind, last.paragraphs + 1)
+            else:
+                out.append(OutlineEntry(para.section, para.kind, 1))
+        return out
+
+    def stats(self) -> IndexStats:
+        db = self._db()
+        with store.read_snapshot(db):
+            snap = self._current(db)
+        return IndexStats(
+            reports=len(snap.reports), paragraphs=snap.stats.documents, built_at=snap.built_at
+        )
