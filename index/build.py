@@ -28,7 +28,7 @@ import numpy as np
 from sqlite_utils import Database
 
 from index import bm25, store
-from index.ingest import iter_report_files, parse_file
+from index.ingest import iter_candidates, parse_file, source_name
 from index.loaders import UnreadableFile
 from index.models import SECTION_KINDS, ParsedReport, SkippedFile
 from index.postings import PostingList, invert, patch
@@ -111,15 +111,6 @@ def _sha256(path: Path) -> tuple[str, int]:
             digest.update(chunk)
             size += len(chunk)
     return digest.hexdigest(), size
-
-
-def _source_name(path: Path, root: Path | None) -> str:
-    if root is not None:
-        try:
-            return path.resolve().relative_to(root.resolve()).as_posix()
-        except ValueError:
-            pass
-    return path.as_posix()
 
 
 # --- tokenizing in worker processes ---------------------------------------------------------
@@ -217,11 +208,11 @@ def _build(
     skipped: list[SkippedFile] = []
     states: list[_FileState] = []
     seen: set[str] = set()
-    for item in iter_report_files(paths):
-        if isinstance(item, SkippedFile):
-            skipped.append(item)
+    for item, why_not in iter_candidates(paths):
+        source = source_name(item, root)
+        if why_not is not None:
+            skipped.append(SkippedFile(source, why_not))
             continue
-        source = _source_name(item, root)
         if source in seen:
             continue
         seen.add(source)
@@ -399,7 +390,7 @@ def _insert(
                     counts[rid],
                 ],
             )
-    db.executemany(
+    db.conn.executemany(
         "INSERT INTO paragraphs(docno, id, report_id, no, section, kind, text, tokens, length) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
@@ -475,7 +466,7 @@ def _reinvert(db: Database, lengths: np.ndarray) -> None:
         )
         for p in invert(docs)
     )
-    db.executemany(
+    db.conn.executemany(
         "INSERT INTO terms(term, df, max_tf, min_length, postings) VALUES (?, ?, ?, ?, ?)", rows
     )
 

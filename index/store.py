@@ -148,7 +148,7 @@ def get_meta(db: Database) -> dict[str, Any]:
 
 
 def set_meta(db: Database, values: dict[str, Any]) -> None:
-    db.executemany(
+    db.conn.executemany(
         "INSERT INTO meta(key, value) VALUES (?, ?) "
         "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
         [(k, json.dumps(v, ensure_ascii=False)) for k, v in values.items()],

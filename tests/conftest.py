@@ -1,0 +1,55 @@
+"""Shared pytest fixtures."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+# --- bot: the index it searches, and a local Bot API ----------------------------------------
+
+
+@pytest.fixture
+def index_opener() -> Callable[[Path], Any]:
+    """How the bot opens its index in tests. THE place to swap the in-memory fake for the real
+    index over the bundled sample (e.g. build it once per session, return SearchIndex.open)."""
+    from fakes import FakeSearchIndex
+
+    return FakeSearchIndex.open
+
+
+@pytest.fixture
+def search_index(index_opener: Callable[[Path], Any], tmp_path: Path) -> Iterator[Any]:
+    """An open index like the bot's, for tests that need to know what it will answer."""
+    index = index_opener(tmp_path / "reportbot.db")
+    yield index
+    index.close()
+
+
+@pytest.fixture
+def bot_api() -> Iterator[Any]:
+    """The local stand-in for the Telegram Bot API (tests/botapi.py), serving on 127.0.0.1."""
+    from botapi import BotAPIServer
+
+    with BotAPIServer() as api:
+        yield api
+
+
+# --- index: the tokenizer ------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def tokenizer() -> Any:
+    """The tokenizer over the bundled dictionaries (data/dict), built once per test session."""
+    from index.tokenize import default_tokenizer
+
+    return default_tokenizer()
+
+
+@pytest.fixture(scope="session")
+def sample_text() -> str:
+    """The bundled sample compilation (14 reports; 党 written as D, numbers redacted as XX)."""
+    folder = Path(__file__).resolve().parent.parent / "data" / "reports"
+    return next(folder.glob("*.txt")).read_text(encoding="utf-8")
