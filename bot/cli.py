@@ -137,9 +137,9 @@ def section_label(section: tuple[str, ...]) -> str:
     return " > ".join(section)
 
 
-def hit_json(hit: Hit) -> dict[str, Any]:
+def hit_json(hit: Hit, explain: bool = False) -> dict[str, Any]:
     p, r = hit.paragraph, hit.report
-    return {
+    out = {
         "rank": hit.rank,
         "score": round(hit.score, 6),
         "report_id": r.id,
@@ -155,10 +155,16 @@ def hit_json(hit: Hit) -> dict[str, Any]:
             {"report_id": o.id, "report": o.title, "agency": o.agency} for o in hit.also_in
         ],
     }
+    if explain:
+        out["explain"] = list(hit.explain)
+    return out
 
 
-def result_json(result: SearchResult) -> dict[str, Any]:
-    return {"question": result.question, "results": [hit_json(h) for h in result.hits]}
+def result_json(result: SearchResult, explain: bool = False) -> dict[str, Any]:
+    return {
+        "question": result.question,
+        "results": [hit_json(h, explain) for h in result.hits],
+    }
 
 
 # --- commands -------------------------------------------------------------------------------
@@ -255,6 +261,7 @@ def _questions(question: str | None) -> Iterator[str]:
 @click.option("--kind", type=click.Choice(SECTION_KINDS), help="Only this kind of section.")
 @click.option("--year", type=int, help="Only reports about this year.")
 @click.option("--report", "report_id", help="Only this report (id from `index status`).")
+@click.option("--explain", is_flag=True, help="Show why each paragraph ranked where it did.")
 @db_option
 def ask(
     question: str | None,
@@ -264,6 +271,7 @@ def ask(
     kind: str | None,
     year: int | None,
     report_id: str | None,
+    explain: bool,
     db: Path | None,
 ) -> None:
     """Answer QUESTION with the best-matching paragraphs (or each line of stdin)."""
@@ -271,14 +279,19 @@ def ask(
     index = open_index(_db_path(db))
     try:
         for q in _questions(question):
-            result = index.search(q, top=top, filters=filters or None)
+            result = index.search(q, top=top, filters=filters or None, explain=explain)
             if as_json:
-                click.echo(json.dumps(result_json(result), ensure_ascii=False))
+                click.echo(json.dumps(result_json(result, explain), ensure_ascii=False))
                 sys.stdout.flush()
-            else:
-                from bot.render import answer_plain
+                continue
+            from bot.render import answer_plain
 
-                click.echo(answer_plain(result))
+            click.echo(answer_plain(result))
+            if explain:
+                for hit in result.hits:
+                    click.echo(f"#{hit.rank} {hit.paragraph.id}")
+                    for line in hit.explain:
+                        click.echo(f"    {line}")
     finally:
         index.close()
 

@@ -22,9 +22,15 @@ from sqlite_utils import Database
 from index import bm25, store, topk
 from index.models import SECTION_KINDS, Hit, Paragraph, Report, SectionKind
 from index.normalize import normalize
+from index.query import Query, ReportKey, analyze, report_keys
+from index.rank import Candidate, Ranked, rerank
 from index.tokenize import Tokenizer, default_tokenizer
 
 logger = logging.getLogger(__name__)
+
+RERANK_POOL = 100  # BM25 candidates the ranking features look at
+MAX_QUESTION_CHARS = 500  # a longer question is cut here
+CONTEXT_CACHE_SIZE = 50_000
 
 
 @dataclass(frozen=True)
@@ -137,6 +143,8 @@ class SearchIndex:
         self._local = threading.local()
         self._lock = threading.Lock()
         self._connections: list[Database] = []
+        self._keys: dict[int, list[ReportKey]] = {}
+        self._context_cache: dict[tuple[str, str], frozenset[str]] = {}
         db = self._db()
         with store.read_snapshot(db):
             self._snapshot = _load_snapshot(db)
@@ -185,10 +193,17 @@ class SearchIndex:
 
     # --- searching ----------------------------------------------------------------------------
 
-    def query_terms(self, question: str) -> list[WeightedTerm]:
-        """The question's terms, weighted by how often it holds them (plain BM25)."""
-        counts = Counter(self.tokenizer.tokenize(question))
-        return [WeightedTerm(t, float(n)) for t, n in counts.items()]
+    def analyze(self, question: str) -> Query:
+        """What the question asks for (terms, section kind, named reports …)."""
+        return analyze(question, self.tokenizer, self._snapshot_keys())
+
+    def _snapshot_keys(self) -> list[ReportKey]:
+        snap = self._snapshot
+        keys = self._keys.get(snap.generation)
+        if keys is None:
+            keys = report_keys(snap.reports)
+            self._keys = {snap.generation: keys}
+        return keys
 
     def search(
         self,
@@ -197,33 +212,102 @@ class SearchIndex:
         top: int = 3,
         offset: int = 0,
         filters: Filters | None = None,
+        explain: bool = False,
     ) -> SearchResult:
-        """The best `top` paragraphs after `offset`, best first."""
-        terms = self.query_terms(question)
+        """The best `top` paragraphs after `offset`, most useful first."""
+        question = question[:MAX_QUESTION_CHARS]
         db = self._db()
         with store.read_snapshot(db):
             snap = self._current(db)
-            found = self._top_docs(db, snap, terms, offset + top, filters)
-            docnos = found.docnos[offset : offset + top].tolist()
-            gains = found.gains[offset : offset + top].tolist()
+            query = self.analyze(question)
+            terms = [WeightedTerm(t.term, t.weight) for t in query.terms]
+            pool = max(RERANK_POOL, 4 * (offset + top))
+            found, idfs = self._top_docs(db, snap, terms, pool, filters)
+            rows = self._candidate_rows(db, found.docnos.tolist())
+            candidates = [
+                self._candidate(snap, docno, float(gain), rows[docno], idfs)
+                for docno, gain in zip(found.docnos.tolist(), found.gains.tolist(), strict=True)
+                if docno in rows
+            ]
             base = self._absent_total(snap, terms)
-            paragraphs = self._paragraphs_by_docno(db, docnos)
+        ranked = rerank(query, candidates, offset + top)[offset:]
         hits = tuple(
             Hit(
                 rank=offset + i + 1,
-                score=gain + base,
-                paragraph=paragraphs[docno],
-                report=self._report_of(snap, paragraphs[docno].report_id),
+                score=r.score + base,
+                paragraph=rows[r.candidate.docno][0],
+                report=r.candidate.report,
+                also_in=r.also_in,
+                explain=self._explain(r, query) if explain else (),
             )
-            for i, (docno, gain) in enumerate(zip(docnos, gains, strict=True))
-            if docno in paragraphs
+            for i, r in enumerate(ranked)
         )
         return SearchResult(
-            question=question,
-            terms=tuple(t.term for t in terms),
-            hits=hits,
-            total=found.matched,
+            question=question, terms=query.highlight, hits=hits, total=found.matched
         )
+
+    def _candidate_rows(self, db: Database, docnos: list[int]) -> dict[int, tuple[Paragraph, str]]:
+        if not docnos:
+            return {}
+        rows = db.execute(
+            "SELECT docno, id, report_id, no, section, kind, text FROM paragraphs "
+            f"WHERE docno IN ({','.join('?' * len(docnos))})",
+            docnos,
+        )
+        return {row[0]: (self._paragraph(row[1:]), str(row[4])) for row in rows}
+
+    def _candidate(
+        self,
+        snap: _Snapshot,
+        docno: int,
+        gain: float,
+        row: tuple[Paragraph, str],
+        idfs: dict[str, float],
+    ) -> Candidate:
+        para, section_key = row
+        ordinal = snap.by_id[para.report_id]
+        report = snap.reports[ordinal]
+        return Candidate(
+            docno=docno,
+            bm25=gain,
+            report=report,
+            ordinal=ordinal,
+            kind=para.kind,
+            section=para.section,
+            text=para.text,
+            context_terms=self._context_terms(report, section_key, para.section),
+            term_idf=idfs,
+        )
+
+    def _context_terms(
+        self, report: Report, section_key: str, section: tuple[str, ...]
+    ) -> frozenset[str]:
+        """Tokens of a paragraph's section path and report title (cached per section)."""
+        key = (report.id, section_key)
+        found = self._context_cache.get(key)
+        if found is None:
+            if len(self._context_cache) > CONTEXT_CACHE_SIZE:
+                self._context_cache.clear()
+            found = frozenset(self.tokenizer.tokenize(" ".join((*section, report.title))))
+            self._context_cache[key] = found
+        return found
+
+    def _explain(self, r: Ranked, query: Query) -> tuple[str, ...]:
+        c = r.candidate
+        per_term = []
+        for t in query.terms:
+            if t.term in c.term_idf:
+                per_term.append(
+                    f"{t.term}×{t.weight:g} ({t.origin}, idf {c.term_idf[t.term]:.2f})"
+                )
+        lines = [f"score {r.score:.3f}", *r.why]
+        if per_term:
+            lines.append("terms: " + ", ".join(per_term))
+        if query.kind:
+            lines.append(f"question asks for: {query.kind}")
+        if query.scope_words:
+            lines.append("question names: " + ", ".join(query.scope_words))
+        return tuple(lines)
 
     def bm25_top(self, tokens: Sequence[str], k: int) -> list[tuple[int, float]]:
         """(docno, score) of the k best paragraphs for raw query tokens: plain rank-bm25."""
@@ -231,7 +315,7 @@ class SearchIndex:
         db = self._db()
         with store.read_snapshot(db):
             snap = self._current(db)
-            found = self._top_docs(db, snap, terms, k, None)
+            found, _ = self._top_docs(db, snap, terms, k, None)
             base = self._absent_total(snap, terms)
         return [(int(d), float(g) + base) for d, g in zip(found.docnos, found.gains, strict=True)]
 
@@ -253,20 +337,22 @@ class SearchIndex:
         terms: Sequence[WeightedTerm],
         k: int,
         filters: Filters | None,
-    ) -> topk.TopDocs:
+    ) -> tuple[topk.TopDocs, dict[str, float]]:
+        """Exact BM25 top k over weighted terms, and the idf of each term the index has."""
         rows = store.fetch_terms(db, (t.term for t in terms))
         postings: list[topk.TermPostings] = []
+        idfs: dict[str, float] = {}
         for t in terms:
             row = rows.get(t.term)
             if row is None:
                 continue
             df, max_tf, min_length, blob = row
-            term_idf = bm25.idf(snap.params, snap.stats, df)
+            term_idf = idfs[t.term] = bm25.idf(snap.params, snap.stats, df)
             docnos, tfs = store.decode_postings(blob, df)
             bound = bm25.gain_bound(snap.params, snap.stats, term_idf, max_tf, min_length)
             postings.append(topk.TermPostings(t.term, t.weight, term_idf, docnos, tfs, bound))
         allowed = self._allowed(snap, filters) if filters else None
-        return topk.top_docs(postings, snap.norm, snap.params, k, allowed)
+        return topk.top_docs(postings, snap.norm, snap.params, k, allowed), idfs
 
     def _allowed(self, snap: _Snapshot, filters: Filters) -> npt.NDArray[np.bool_]:
         mask = np.ones(len(snap.owners), dtype=bool)

@@ -1,0 +1,282 @@
+"""Question analysis: what a question asks for, beyond its words.
+
+    question -> terms to score (weighted; synonyms and translations at lower weight)
+             -> wanted section kind (plan / summary / problem), years, scope (which reports
+                it names by agency or place), and whether it asks "which agency" or "how many"
+
+Pure functions over the question, the tokenizer and the lexicon; no I/O, no index access
+beyond the list of reports it is given to recognise agencies and places.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import cache
+
+from index import lexicon
+from index.models import Report, SectionKind
+from index.normalize import normalize
+from index.tokenize import Tokenizer
+
+# Lower weights for words the question did not say itself.
+SYNONYM_WEIGHT = 0.4
+TRANSLATION_WEIGHT = 1.0
+
+_PROBLEM = re.compile(r"问题|不足|短板|困难|瓶颈|挑战|薄弱|欠缺|差距|难点|风险|隐患|制约|弱项")
+_PLAN = re.compile(
+    r"计划|打算|明年|下一步|下步|将要|将会|准备|谋划|安排|思路|今后|来年|下一年|未来|规划|目标|部署"
+)
+_SUMMARY = re.compile(
+    r"去年|今年|完成|取得|成效|成绩|成果|做了|干了|开展了|实现了|建了|建成|落实了|效果|"
+    r"亮点|经验|情况|是怎么|是如何|了哪些|了什么|了多少|了几|已经|上一年|过去"
+)
+_AGENCY_Q = re.compile(r"哪个|哪些|哪家|哪里|哪儿|哪位|谁|什么单位|什么部门|什么地方|哪一")
+_NUMBER_Q = re.compile(r"多少|几[个家户人次项所条处名万亿天年月]|比例|百分|多大|数量|规模|几成")
+_YEAR = re.compile(r"(?<!\d)(19[5-9]\d|20[0-9]\d)(?!\d)")
+
+_EN_WORD = re.compile(r"[a-z][a-z'\-]*")
+_EN_PLAN = re.compile(r"\b(plan|plans|planned|planning|will|next year|going to|intend|aim)\b")
+_EN_SUMMARY = re.compile(r"\b(did|done|achieve\w*|complet\w*|last year|accomplish\w*|result\w*)\b")
+_EN_PROBLEM = re.compile(r"\b(problem\w*|issue\w*|shortcoming\w*|difficult\w*|weakness\w*)\b")
+_EN_AGENCY = re.compile(r"\b(which|who|whom|where)\b")
+_EN_NUMBER = re.compile(r"\b(how many|how much|number of|percentage|share)\b")
+
+# Words an agency name is made of, after its place: 区残联 -> 残联, 县商务局 -> 商务局.
+_AGENCY_TAIL = re.compile(
+    r"(委员会|管理局|服务中心|中心|委|局|办|厅|院|所|站|队|残联|妇联|团委|总工会|工会|政府|人民政府)$"
+)
+_PLACE_SUFFIX = re.compile(r"^(.{1,8}?(?:省|市|自治州|州|地区|盟|区|县|旗|镇|乡|街道))")
+
+
+@dataclass(frozen=True)
+class WeightedTerm:
+    term: str
+    weight: float
+    origin: str = "question"  # "question", "synonym" or "translation"
+
+
+@dataclass(frozen=True)
+class Query:
+    """A question, understood."""
+
+    question: str
+    terms: tuple[WeightedTerm, ...]  # what to score paragraphs with
+    highlight: tuple[str, ...]  # terms to mark in quotes (the question's own and expansions)
+    kind: SectionKind | None = None  # the section kind the wording asks for
+    years: tuple[int, ...] = ()  # years the question names
+    relative_year: int = 0  # +1 for 明年, -1 for 去年, 0 otherwise
+    scope: dict[int, float] = field(default_factory=dict)  # report ordinal -> match strength
+    scope_words: tuple[str, ...] = ()  # the agency / place words that set the scope
+    wants_agency: bool = False
+    wants_number: bool = False
+    english: bool = False
+
+    @property
+    def plain(self) -> bool:
+        """True when no ranking feature applies: the ranking is then exactly BM25."""
+        return not (
+            self.kind
+            or self.years
+            or self.relative_year
+            or self.scope
+            or self.wants_agency
+            or self.wants_number
+            or any(t.origin != "question" for t in self.terms)
+        )
+
+
+@dataclass(frozen=True)
+class ReportKey:
+    """How a report can be named in a question."""
+
+    ordinal: int
+    agency: str  # normalised full agency, e.g. 埇桥区残联
+    core: str  # the agency without its place, e.g. 残联
+    place: str  # e.g. 埇桥区
+    place_short: str  # e.g. 埇桥
+
+
+def report_keys(reports: dict[int, Report]) -> list[ReportKey]:
+    keys = []
+    for ordinal, r in reports.items():
+        agency = normalize(r.agency or "")
+        if not agency or "xx" in agency:
+            agency = agency.replace("xx", "")
+        m = _PLACE_SUFFIX.match(agency)
+        place = m.group(1) if m and len(m.group(1)) < len(agency) else ""
+        core = agency[len(place) :] if place else agency
+        short = place[:-1] if len(place) >= 3 else ""
+        keys.append(ReportKey(ordinal, agency, core, place, short))
+    return keys
+
+
+def find_scope(question: str, keys: Sequence[ReportKey]) -> tuple[dict[int, float], list[str]]:
+    """Reports the question names, by agency (strong) or by place or agency kind (weaker)."""
+    q = normalize(question)
+    scope: dict[int, float] = {}
+    words: list[str] = []
+
+    def note(ordinal: int, strength: float, word: str) -> None:
+        if strength > scope.get(ordinal, 0.0):
+            scope[ordinal] = strength
+        if word not in words:
+            words.append(word)
+
+    for k in keys:
+        if len(k.agency) >= 3 and k.agency in q:
+            note(k.ordinal, 1.0, k.agency)
+            continue
+        core_hit = len(k.core) >= 2 and bool(_AGENCY_TAIL.search(k.core)) and k.core in q
+        place_hit = next((p for p in (k.place, k.place_short) if len(p) >= 2 and p in q), "")
+        if core_hit and place_hit:
+            note(k.ordinal, 1.0, place_hit)
+            note(k.ordinal, 1.0, k.core)
+        elif core_hit:
+            # 区民政局 vs 市民政局: the level written before the core decides between them
+            level = q[max(0, q.find(k.core) - 1)]
+            same_level = bool(k.place) and k.place[-1] == level
+            note(k.ordinal, 0.8 if same_level or level not in "省市区县乡镇" else 0.35, k.core)
+        elif place_hit:
+            note(k.ordinal, 0.7, place_hit)
+    return scope, words
+
+
+def _without_scope_words(
+    tokens: list[str], scope_words: Sequence[str], tok: Tokenizer
+) -> list[str]:
+    """Drop the tokens that only name the scope (区应急管理局 -> 区, 应急管理局, 应急 …)."""
+    drop: Counter[str] = Counter()
+    for word in scope_words:
+        drop.update(tok.tokenize(word))
+    kept = []
+    for t in tokens:
+        if drop[t] > 0:
+            drop[t] -= 1
+        else:
+            kept.append(t)
+    return kept if kept else tokens
+
+
+@cache
+def _synonym_keys() -> tuple[str, ...]:
+    return tuple(sorted(lexicon.load_synonyms(), key=len, reverse=True))
+
+
+def synonym_expansions(question: str) -> list[str]:
+    """Other wordings of the phrases the question uses, longest phrases first."""
+    q = normalize(question)
+    table = lexicon.load_synonyms()
+    out: list[str] = []
+    taken = [False] * len(q)
+    for key in _synonym_keys():
+        if len(key) < 2:
+            continue
+        start = q.find(key)
+        if start < 0 or all(taken[start : start + len(key)]):
+            continue
+        for i in range(start, start + len(key)):
+            taken[i] = True
+        out.extend(v for v in table[key] if v not in out)
+    return out
+
+
+def _is_english(question: str) -> bool:
+    letters = sum(1 for c in question if c.isascii() and c.isalpha())
+    cjk = sum(1 for c in question if "\u4e00" <= c <= "\u9fff")
+    return letters >= 4 and letters > 2 * cjk
+
+
+def translate_english(question: str) -> list[str]:
+    """Chinese terms for an English question: glossary phrases, longest first; place pinyin."""
+    text = " ".join(_EN_WORD.findall(normalize(question)))
+    words = text.split()
+    glossary = lexicon.load_glossary()
+    pinyin = lexicon.place_pinyin()
+    out: list[str] = []
+    i = 0
+    while i < len(words):
+        for n in range(min(5, len(words) - i), 0, -1):
+            phrase = " ".join(words[i : i + n])
+            found = glossary.get(phrase)
+            if found is None and n == 1 and phrase.endswith("s"):
+                found = glossary.get(phrase[:-1])
+            if found is None and n <= 2:
+                names = pinyin.get(lexicon.pinyin_key(phrase))
+                if names and len(lexicon.pinyin_key(phrase)) >= 4:
+                    found = names[:1]
+            if found:
+                out.extend(f for f in found[:2] if f not in out)
+                i += n
+                break
+        else:
+            i += 1
+    return out
+
+
+def analyze(
+    question: str,
+    tok: Tokenizer,
+    keys: Sequence[ReportKey] = (),
+    has_term: object = None,
+) -> Query:
+    """Understand a question. `has_term(term) -> bool` keeps expansions the index can match."""
+    q = normalize(question)
+    english = _is_english(question)
+    tokens = tok.tokenize(question)
+    scope, scope_words = find_scope(question, keys)
+    body = _without_scope_words(tokens, scope_words, tok) if scope else tokens
+
+    weights: dict[str, WeightedTerm] = {}
+    for term, n in Counter(body).items():
+        weights[term] = WeightedTerm(term, float(n))
+
+    def add(term: str, weight: float, origin: str) -> None:
+        if term in weights or (callable(has_term) and not has_term(term)):
+            return
+        weights[term] = WeightedTerm(term, weight, origin)
+
+    if english:
+        for zh in translate_english(question):
+            for t in tok.tokenize(zh):
+                add(t, TRANSLATION_WEIGHT, "translation")
+        scope_en, words_en = find_scope(" ".join(translate_english(question)), keys)
+        for o, s in scope_en.items():
+            scope[o] = max(scope.get(o, 0.0), s)
+        scope_words += [w for w in words_en if w not in scope_words]
+    for phrase in synonym_expansions(
+        question if not english else " ".join(translate_english(question))
+    ):
+        for t in tok.tokenize(phrase):
+            add(t, SYNONYM_WEIGHT, "synonym")
+
+    kind: SectionKind | None = None
+    if _PROBLEM.search(q) or (english and _EN_PROBLEM.search(q)):
+        kind = "problem"
+    elif _PLAN.search(q) or (english and _EN_PLAN.search(q)):
+        kind = "plan"
+    elif _SUMMARY.search(q) or (english and _EN_SUMMARY.search(q)):
+        kind = "summary"
+    relative = (
+        1
+        if ("明年" in q or "来年" in q or "next year" in q)
+        else (-1 if ("去年" in q or "last year" in q) else 0)
+    )
+    years = tuple(int(y) for y in _YEAR.findall(q))
+
+    highlight = tuple(dict.fromkeys([*tokens, *weights]))
+    return Query(
+        question=question,
+        terms=tuple(weights.values()),
+        highlight=highlight,
+        kind=kind,
+        years=years,
+        relative_year=relative,
+        scope=scope,
+        scope_words=tuple(scope_words),
+        wants_agency=bool(_AGENCY_Q.search(q) or (english and _EN_AGENCY.search(q))),
+        wants_number=bool(_NUMBER_Q.search(q) or (english and _EN_NUMBER.search(q))),
+        english=english,
+    )

@@ -1,0 +1,178 @@
+"""Re-ranking BM25 candidates with what the question asks for. Pure functions, no I/O.
+
+    score = (bm25 + context bonus) x kind x scope x year x figures x answer-likeness
+
+then, for "which agency" questions, a greedy pick that lets other reports reach the top, and
+near-identical paragraphs folded into one hit. Each factor is 1 when its feature does not apply,
+so a question with no feature is ranked exactly by BM25.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from index.models import Report, SectionKind
+from index.normalize import normalize
+from index.query import Query
+
+CONTEXT_WEIGHT = 0.35  # share of a term's idf that a match in the section path / title earns
+KIND_BOOST = 1.6  # the section kind the question asks for
+SCOPE_BOOST = 1.0  # x (1 + SCOPE_BOOST * strength) for reports the question names
+YEAR_BOOST = 1.25  # reports about a year the question names
+FIGURES_BOOST = 1.15  # paragraphs with figures, for "how many" questions
+SHORT_PENALTY = 0.5  # paragraphs too short to answer anything
+NOT_ANSWER_PENALTY = 0.2  # dates, signatures, session lines, titles
+AGENCY_DECAY = 0.7  # per paragraph already picked from the same report, for "which agency"
+SHORT_CHARS = 25
+
+_DIGITS = re.compile(r"\d")
+_DATE_LINE = re.compile(r"^[\s\d〇零一二三四五六七八九十年月日号.\-/（）()]{4,20}$")
+_SESSION_LINE = re.compile(r"(人民代表大会|政协).{0,20}(会议|上)|^[—\-－]{1,2}\s*在")
+_SIGNATURE = re.compile(
+    r"^(xx|[\u4e00-\u9fff]{0,12})(人民政府|委员会|局|办公室|残联|政府|街道办事处)$"
+)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    docno: int
+    bm25: float
+    report: Report
+    ordinal: int  # the report's ordinal, as Query.scope names reports
+    kind: SectionKind
+    section: tuple[str, ...]
+    text: str
+    context_terms: frozenset[str]  # tokens of the section path and the report title
+    term_idf: dict[str, float] = field(default_factory=dict, compare=False)
+
+
+@dataclass(frozen=True)
+class Ranked:
+    candidate: Candidate
+    score: float
+    why: tuple[str, ...]
+    also_in: tuple[Report, ...] = ()
+
+
+def wanted_kind(query: Query, report: Report) -> SectionKind | None:
+    """The section kind the question asks for, in this report's terms."""
+    if query.kind is not None:
+        return query.kind
+    years = sorted(report.years)
+    if len(years) >= 2:
+        for y in query.years:
+            if y == years[-1]:
+                return "plan"
+            if y == years[0]:
+                return "summary"
+    return None
+
+
+def answer_likeness(text: str) -> tuple[float, str]:
+    """1.0 for a paragraph that can answer; less for dates, signatures, session lines, stubs."""
+    t = normalize(text).strip()
+    if _DATE_LINE.match(t) or _SIGNATURE.match(t) or (_SESSION_LINE.search(t) and len(t) < 60):
+        return NOT_ANSWER_PENALTY, "not an answer (date, signature or session line)"
+    if len(t.replace(" ", "")) < SHORT_CHARS:
+        return SHORT_PENALTY, f"short ({len(t)} chars)"
+    compact = t.replace(" ", "")
+    if len(t) > 2 * len(compact) - 2 and len(compact) <= 12:  # 政 府 工 作 报 告
+        return NOT_ANSWER_PENALTY, "spaced-out title"
+    return 1.0, ""
+
+
+def score(query: Query, c: Candidate, weights: dict[str, float]) -> Ranked:
+    why = [f"bm25 {c.bm25:.2f}"]
+    ctx = (
+        sum(weights[t] * c.term_idf.get(t, 0.0) for t in c.context_terms if t in weights)
+        * CONTEXT_WEIGHT
+    )
+    total = c.bm25 + ctx
+    if ctx:
+        why.append(f"+{ctx:.2f} section path / title")
+    kind = wanted_kind(query, c.report)
+    if kind is not None and c.kind == kind:
+        total *= KIND_BOOST
+        why.append(f"x{KIND_BOOST} {kind} section, as asked")
+    strength = query.scope.get(c.ordinal, 0.0)
+    if strength:
+        factor = 1 + SCOPE_BOOST * strength
+        total *= factor
+        why.append(f"x{factor:.2f} report named in the question")
+    if query.years and any(y in c.report.years for y in query.years):
+        total *= YEAR_BOOST
+        why.append(f"x{YEAR_BOOST} report about {'/'.join(map(str, query.years))}")
+    if query.wants_number and _DIGITS.search(c.text):
+        total *= FIGURES_BOOST
+        why.append(f"x{FIGURES_BOOST} has figures")
+    factor, reason = answer_likeness(c.text)
+    if factor != 1.0:
+        total *= factor
+        why.append(f"x{factor} {reason}")
+    return Ranked(c, total, tuple(why))
+
+
+def rerank(query: Query, candidates: Sequence[Candidate], limit: int) -> list[Ranked]:
+    """The best `limit` candidates for the question, most useful first."""
+    weights = {t.term: t.weight for t in query.terms}
+    scored = sorted(
+        (score(query, c, weights) for c in candidates),
+        key=lambda r: (-r.score, r.candidate.docno),
+    )
+    scored = fold_duplicates(scored)
+    if query.wants_agency:
+        scored = spread_reports(scored, limit)
+    return scored[:limit]
+
+
+def spread_reports(ranked: list[Ranked], limit: int) -> list[Ranked]:
+    """Greedy pick that discounts each further paragraph from an already-picked report."""
+    pool = list(ranked)
+    out: list[Ranked] = []
+    picked: dict[str, int] = {}
+    while pool and len(out) < limit:
+        best_i, best_s = 0, float("-inf")
+        for i, r in enumerate(pool):
+            s = r.score * AGENCY_DECAY ** picked.get(r.candidate.report.id, 0)
+            if s > best_s + 1e-12:
+                best_i, best_s = i, s
+        r = pool.pop(best_i)
+        n = picked.get(r.candidate.report.id, 0)
+        if n:
+            r = Ranked(
+                r.candidate,
+                best_s,
+                (*r.why, f"x{AGENCY_DECAY**n:.2f} same report again"),
+                r.also_in,
+            )
+        picked[r.candidate.report.id] = n + 1
+        out.append(r)
+    return out + pool
+
+
+def _shingles(text: str) -> set[str]:
+    t = re.sub(r"[\W_]+", "", normalize(text))
+    return {t[i : i + 3] for i in range(max(len(t) - 2, 1))}
+
+
+def fold_duplicates(ranked: list[Ranked], threshold: float = 0.85) -> list[Ranked]:
+    """Keep the best of near-identical paragraphs; name the other reports in `also_in`."""
+    kept: list[tuple[Ranked, set[str]]] = []
+    for r in ranked:
+        sh = _shingles(r.candidate.text)
+        for i, (k, ksh) in enumerate(kept):
+            inter = len(sh & ksh)
+            if inter and inter / len(sh | ksh) >= threshold:
+                if r.candidate.report.id != k.candidate.report.id and r.candidate.report not in (
+                    k.also_in
+                ):
+                    kept[i] = (
+                        Ranked(k.candidate, k.score, k.why, (*k.also_in, r.candidate.report)),
+                        ksh,
+                    )
+                break
+        else:
+            kept.append((r, sh))
+    return [k for k, _ in kept]
