@@ -37,7 +37,21 @@ _AGENCY_Q = re.compile(r"哪个|哪些|哪家|哪里|哪儿|哪位|谁|什么单
 _NUMBER_Q = re.compile(r"多少|几[个家户人次项所条处名万亿天年月]|比例|百分|多大|数量|规模|几成")
 _YEAR = re.compile(r"(?<!\d)(19[5-9]\d|20[0-9]\d)(?!\d)")
 
-_EN_WORD = re.compile(r"[a-z][a-z'\-]*")
+_EN_WORD = re.compile(r"[a-z][a-z']*")
+# "哪个单位 / 哪些乡镇 / which agency": the noun only frames the question; it is not a topic.
+_FRAMING = re.compile(
+    r"(?:哪个|哪些|哪家|哪一个|哪一|什么|是否有)(单位|部门|机构|机关|地方|地区|乡镇|街道|乡|镇|县|区|市|局)"
+)
+_EN_FRAMING = re.compile(
+    r"\b(?:which|what)\s+(agency|agencies|unit|units|department|departments|office|offices|"
+    r"county|counties|town|towns|township|townships|district|districts|city|cities|place|places|"
+    r"government|governments|bureau|bureaus)\b"
+)
+# Words that only say what KIND of section is wanted; the kind is a ranking signal, so they
+# are not expanded into their synonyms (计划 -> 安排, 谋划, 思路 … would only add noise).
+_NOT_EXPANDED = re.compile(
+    _PROBLEM.pattern + "|" + _PLAN.pattern + "|" + _SUMMARY.pattern + r"|单位|部门|机构|地方|工作"
+)
 _EN_PLAN = re.compile(r"\b(plan|plans|planned|planning|will|next year|going to|intend|aim)\b")
 _EN_SUMMARY = re.compile(r"\b(did|done|achieve\w*|complet\w*|last year|accomplish\w*|result\w*)\b")
 _EN_PROBLEM = re.compile(r"\b(problem\w*|issue\w*|shortcoming\w*|difficult\w*|weakness\w*)\b")
@@ -144,12 +158,12 @@ def find_scope(question: str, keys: Sequence[ReportKey]) -> tuple[dict[int, floa
     return scope, words
 
 
-def _without_scope_words(
-    tokens: list[str], scope_words: Sequence[str], tok: Tokenizer
-) -> list[str]:
-    """Drop the tokens that only name the scope (区应急管理局 -> 区, 应急管理局, 应急 …)."""
+def _without_words(tokens: list[str], words: Sequence[str], tok: Tokenizer) -> list[str]:
+    """Drop the tokens of words that only set the scope or frame the question.
+
+    (区应急管理局 -> 区, 应急管理局, 应急 …; 哪个单位 -> 单位). Keeps all when nothing is left."""
     drop: Counter[str] = Counter()
-    for word in scope_words:
+    for word in words:
         drop.update(tok.tokenize(word))
     kept = []
     for t in tokens:
@@ -166,7 +180,7 @@ def _synonym_keys() -> tuple[str, ...]:
 
 
 def synonym_expansions(question: str) -> list[str]:
-    """Other wordings of the phrases the question uses, longest phrases first."""
+    """Other wordings of the topic phrases the question uses, longest phrases first."""
     q = normalize(question)
     table = lexicon.load_synonyms()
     out: list[str] = []
@@ -179,7 +193,9 @@ def synonym_expansions(question: str) -> list[str]:
             continue
         for i in range(start, start + len(key)):
             taken[i] = True
-        out.extend(v for v in table[key] if v not in out)
+        if _NOT_EXPANDED.fullmatch(key):
+            continue
+        out.extend(v for v in table[key] if v not in out and not _NOT_EXPANDED.fullmatch(v))
     return out
 
 
@@ -189,7 +205,7 @@ def _is_english(question: str) -> bool:
     return letters >= 4 and letters > 2 * cjk
 
 
-def translate_english(question: str) -> list[str]:
+def translate_english(question: str, skip: set[str] | frozenset[str] = frozenset()) -> list[str]:
     """Chinese terms for an English question: glossary phrases, longest first; place pinyin."""
     text = " ".join(_EN_WORD.findall(normalize(question)))
     words = text.split()
@@ -207,6 +223,9 @@ def translate_english(question: str) -> list[str]:
                 names = pinyin.get(lexicon.pinyin_key(phrase))
                 if names and len(lexicon.pinyin_key(phrase)) >= 4:
                     found = names[:1]
+            if found and phrase in skip:
+                i += n
+                break
             if found:
                 out.extend(f for f in found[:2] if f not in out)
                 i += n
@@ -227,7 +246,8 @@ def analyze(
     english = _is_english(question)
     tokens = tok.tokenize(question)
     scope, scope_words = find_scope(question, keys)
-    body = _without_scope_words(tokens, scope_words, tok) if scope else tokens
+    framing = [m.group(1) for m in _FRAMING.finditer(q)]
+    body = _without_words(tokens, [*scope_words, *framing], tok) if scope or framing else tokens
 
     weights: dict[str, WeightedTerm] = {}
     for term, n in Counter(body).items():
@@ -239,7 +259,8 @@ def analyze(
         weights[term] = WeightedTerm(term, weight, origin)
 
     if english:
-        for zh in translate_english(question):
+        framing_en = {m.group(1) for m in _EN_FRAMING.finditer(q)}
+        for zh in translate_english(question, skip=framing_en):
             for t in tok.tokenize(zh):
                 add(t, TRANSLATION_WEIGHT, "translation")
         scope_en, words_en = find_scope(" ".join(translate_english(question)), keys)

@@ -19,17 +19,20 @@ from index.query import Query
 
 CONTEXT_WEIGHT = 0.35  # share of a term's idf that a match in the section path / title earns
 KIND_BOOST = 1.6  # the section kind the question asks for
-SCOPE_BOOST = 1.0  # x (1 + SCOPE_BOOST * strength) for reports the question names
-YEAR_BOOST = 1.25  # reports about a year the question names
+SCOPE_BOOST = 1.5  # x (1 + SCOPE_BOOST * strength) for reports the question names
+YEAR_SECTION_BOOST = 1.25  # the section path names a year the question names
+YEAR_REPORT_BOOST = 1.1  # the report is about a year the question names
 FIGURES_BOOST = 1.15  # paragraphs with figures, for "how many" questions
 SHORT_PENALTY = 0.5  # paragraphs too short to answer anything
 NOT_ANSWER_PENALTY = 0.2  # dates, signatures, session lines, titles
+NOTE_PENALTY = 0.6  # glossary notes and footnotes ([1]…, 注：…)
 AGENCY_DECAY = 0.7  # per paragraph already picked from the same report, for "which agency"
 SHORT_CHARS = 25
 
 _DIGITS = re.compile(r"\d")
 _DATE_LINE = re.compile(r"^[\s\d〇零一二三四五六七八九十年月日号.\-/（）()]{4,20}$")
 _SESSION_LINE = re.compile(r"(人民代表大会|政协).{0,20}(会议|上)|^[—\-－]{1,2}\s*在")
+_NOTE = re.compile(r"^(\[\d{1,3}\]|［\d{1,3}］|注[:：]|注释[:：]|名词解释)")
 _SIGNATURE = re.compile(
     r"^(xx|[\u4e00-\u9fff]{0,12})(人民政府|委员会|局|办公室|残联|政府|街道办事处)$"
 )
@@ -75,6 +78,8 @@ def answer_likeness(text: str) -> tuple[float, str]:
     t = normalize(text).strip()
     if _DATE_LINE.match(t) or _SIGNATURE.match(t) or (_SESSION_LINE.search(t) and len(t) < 60):
         return NOT_ANSWER_PENALTY, "not an answer (date, signature or session line)"
+    if _NOTE.match(t):
+        return NOTE_PENALTY, "a glossary note"
     if len(t.replace(" ", "")) < SHORT_CHARS:
         return SHORT_PENALTY, f"short ({len(t)} chars)"
     compact = t.replace(" ", "")
@@ -101,9 +106,14 @@ def score(query: Query, c: Candidate, weights: dict[str, float]) -> Ranked:
         factor = 1 + SCOPE_BOOST * strength
         total *= factor
         why.append(f"x{factor:.2f} report named in the question")
-    if query.years and any(y in c.report.years for y in query.years):
-        total *= YEAR_BOOST
-        why.append(f"x{YEAR_BOOST} report about {'/'.join(map(str, query.years))}")
+    if query.years:
+        path = "".join(c.section)
+        if any(str(y) in path for y in query.years):
+            total *= YEAR_SECTION_BOOST
+            why.append(f"x{YEAR_SECTION_BOOST} section about {'/'.join(map(str, query.years))}")
+        elif any(y in c.report.years for y in query.years):
+            total *= YEAR_REPORT_BOOST
+            why.append(f"x{YEAR_REPORT_BOOST} report about {'/'.join(map(str, query.years))}")
     if query.wants_number and _DIGITS.search(c.text):
         total *= FIGURES_BOOST
         why.append(f"x{FIGURES_BOOST} has figures")

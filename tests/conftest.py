@@ -53,3 +53,30 @@ def sample_text() -> str:
     """The bundled sample compilation (14 reports; 党 written as D, numbers redacted as XX)."""
     folder = Path(__file__).resolve().parent.parent / "data" / "reports"
     return next(folder.glob("*.txt")).read_text(encoding="utf-8")
+
+
+# --- index: the bundled sample, built once -------------------------------------------------
+
+REPORTS_DIR = Path(__file__).resolve().parent.parent / "data" / "reports"
+
+
+@pytest.fixture(scope="session")
+def sample_db(tmp_path_factory: pytest.TempPathFactory, tokenizer: Any) -> Path:
+    """An index file over the bundled sample (data/reports), built once per test session.
+
+    Treat it as read-only; copy it (or build your own) to change it."""
+    from index.build import build_index
+
+    db = tmp_path_factory.mktemp("sample-index") / "reportbot.db"
+    build_index(db, [REPORTS_DIR], root=REPORTS_DIR, tokenizer=tokenizer)
+    return db
+
+
+@pytest.fixture(scope="session")
+def sample_index(sample_db: Path, tokenizer: Any) -> Iterator[Any]:
+    """A `SearchIndex` open on the bundled sample (read-only, shared by the session)."""
+    from index.search import SearchIndex
+
+    index = SearchIndex.open(sample_db, tokenizer)
+    yield index
+    index.close()
