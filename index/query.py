@@ -267,11 +267,11 @@ def analyze(
         for o, s in scope_en.items():
             scope[o] = max(scope.get(o, 0.0), s)
         scope_words += [w for w in words_en if w not in scope_words]
-    for phrase in synonym_expansions(
-        question if not english else " ".join(translate_english(question))
-    ):
+    source = " ".join(translate_english(question)) if english else question
+    for phrase in synonym_expansions(source):
         for t in tok.tokenize(phrase):
-            add(t, SYNONYM_WEIGHT, "synonym")
+            if len(t) >= 2:  # 五经普 -> 五经, 经, 普: single characters only add noise
+                add(t, SYNONYM_WEIGHT, "synonym")
 
     kind: SectionKind | None = None
     if _PROBLEM.search(q) or (english and _EN_PROBLEM.search(q)):

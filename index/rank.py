@@ -25,7 +25,7 @@ YEAR_REPORT_BOOST = 1.1  # the report is about a year the question names
 FIGURES_BOOST = 1.15  # paragraphs with figures, for "how many" questions
 SHORT_PENALTY = 0.5  # paragraphs too short to answer anything
 NOT_ANSWER_PENALTY = 0.2  # dates, signatures, session lines, titles
-NOTE_PENALTY = 0.6  # glossary notes and footnotes ([1]…, 注：…)
+NOTE_PENALTY = 0.5  # glossary notes and footnotes ([1]…, 注：…)
 AGENCY_DECAY = 0.7  # per paragraph already picked from the same report, for "which agency"
 SHORT_CHARS = 25
 
@@ -34,7 +34,10 @@ _DATE_LINE = re.compile(r"^[\s\d〇零一二三四五六七八九十年月日号
 _SESSION_LINE = re.compile(r"(人民代表大会|政协).{0,20}(会议|上)|^[—\-－]{1,2}\s*在")
 _NOTE = re.compile(r"^(\[\d{1,3}\]|［\d{1,3}］|注[:：]|注释[:：]|名词解释)")
 _SIGNATURE = re.compile(
-    r"^(xx|[\u4e00-\u9fff]{0,12})(人民政府|委员会|局|办公室|残联|政府|街道办事处)$"
+    r"^[\u4e00-\u9fffx]{0,16}(人民政府|委员会|局|办公室|残联|政府|办事处|中心|委|办)$"
+)
+_BARE_HEADING = re.compile(
+    r"^([一二三四五六七八九十]+、|[（(][一二三四五六七八九十\d]+[）)]|\d+[.、．])[^。；;，,]{0,18}$"
 )
 
 
@@ -74,17 +77,19 @@ def wanted_kind(query: Query, report: Report) -> SectionKind | None:
 
 
 def answer_likeness(text: str) -> tuple[float, str]:
-    """1.0 for a paragraph that can answer; less for dates, signatures, session lines, stubs."""
+    """1.0 for a paragraph that can answer; less for dates, signatures, headings, stubs."""
     t = normalize(text).strip()
-    if _DATE_LINE.match(t) or _SIGNATURE.match(t) or (_SESSION_LINE.search(t) and len(t) < 60):
-        return NOT_ANSWER_PENALTY, "not an answer (date, signature or session line)"
-    if _NOTE.match(t):
-        return NOTE_PENALTY, "a glossary note"
-    if len(t.replace(" ", "")) < SHORT_CHARS:
-        return SHORT_PENALTY, f"short ({len(t)} chars)"
     compact = t.replace(" ", "")
     if len(t) > 2 * len(compact) - 2 and len(compact) <= 12:  # 政 府 工 作 报 告
         return NOT_ANSWER_PENALTY, "spaced-out title"
+    if _DATE_LINE.match(t) or _SIGNATURE.match(compact) or _BARE_HEADING.match(compact):
+        return NOT_ANSWER_PENALTY, "not an answer (a date, signature or bare heading)"
+    if _SESSION_LINE.search(t) and len(t) < 60:
+        return NOT_ANSWER_PENALTY, "not an answer (a session line)"
+    if _NOTE.match(t):
+        return NOTE_PENALTY, "a glossary note"
+    if len(compact) < SHORT_CHARS:
+        return SHORT_PENALTY, f"short ({len(compact)} chars)"
     return 1.0, ""
 
 
