@@ -268,7 +268,8 @@ def analyze(
             scope[o] = max(scope.get(o, 0.0), s)
         scope_words += [w for w in words_en if w not in scope_words]
     source = " ".join(translate_english(question)) if english else question
-    for phrase in synonym_expansions(source):
+    phrases = synonym_expansions(source)
+    for phrase in phrases:
         for t in tok.tokenize(phrase):
             if len(t) >= 2:  # 五经普 -> 五经, 经, 普: single characters only add noise
                 add(t, SYNONYM_WEIGHT, "synonym")
@@ -287,7 +288,9 @@ def analyze(
     )
     years = tuple(int(y) for y in _YEAR.findall(q))
 
-    highlight = tuple(dict.fromkeys([*tokens, *weights]))
+    # Mark the question's words and whole synonym phrases, not every token of a synonym.
+    own = [t for t, w in weights.items() if w.origin != "synonym"]
+    highlight = tuple(dict.fromkeys([*tokens, *own, *phrases]))
     return Query(
         question=question,
         terms=tuple(weights.values()),

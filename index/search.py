@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 import threading
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -152,7 +153,10 @@ class SearchIndex:
     @classmethod
     def open(cls, db_path: str | Path, tokenizer: Tokenizer | None = None) -> SearchIndex:
         """Open an existing index; raises `store.IndexUnavailable` saying why it cannot."""
-        return cls(db_path, tokenizer)
+        try:
+            return cls(db_path, tokenizer)
+        except sqlite3.DatabaseError as exc:  # e.g. a damaged page read while loading
+            raise store.unavailable(db_path, exc) from exc
 
     # --- connections and freshness ----------------------------------------------------------
 
@@ -222,7 +226,8 @@ class SearchIndex:
             query = self.analyze(question)
             terms = [WeightedTerm(t.term, t.weight) for t in query.terms]
             pool = max(RERANK_POOL, 4 * (offset + top))
-            found, idfs = self._top_docs(db, snap, terms, pool, filters)
+            own = {t.term for t in query.terms if t.origin != "synonym"}
+            found, idfs = self._top_docs(db, snap, terms, pool, filters, own)
             rows = self._candidate_rows(db, found.docnos.tolist())
             candidates = [
                 self._candidate(snap, docno, float(gain), rows[docno], idfs)
@@ -337,6 +342,7 @@ class SearchIndex:
         terms: Sequence[WeightedTerm],
         k: int,
         filters: Filters | None,
+        count_terms: set[str] | None = None,
     ) -> tuple[topk.TopDocs, dict[str, float]]:
         """Exact BM25 top k over weighted terms, and the idf of each term the index has."""
         rows = store.fetch_terms(db, (t.term for t in terms))
@@ -352,7 +358,28 @@ class SearchIndex:
             bound = bm25.gain_bound(snap.params, snap.stats, term_idf, max_tf, min_length)
             postings.append(topk.TermPostings(t.term, t.weight, term_idf, docnos, tfs, bound))
         allowed = self._allowed(snap, filters) if filters else None
-        return topk.top_docs(postings, snap.norm, snap.params, k, allowed), idfs
+        found = topk.top_docs(postings, snap.norm, snap.params, k, allowed)
+        if count_terms is not None:
+            found = replace(
+                found, matched=self._count_matching(snap, postings, count_terms, allowed)
+            )
+        return found, idfs
+
+    @staticmethod
+    def _count_matching(
+        snap: _Snapshot,
+        postings: list[topk.TermPostings],
+        terms: set[str],
+        allowed: npt.NDArray[np.bool_] | None,
+    ) -> int:
+        """Paragraphs holding at least one of `terms` (the question's own words)."""
+        mask = np.zeros(len(snap.norm), dtype=bool)
+        for p in postings:
+            if p.term in terms:
+                mask[p.docnos] = True
+        if allowed is not None:
+            mask &= allowed[: len(mask)]
+        return int(mask.sum())
 
     def _allowed(self, snap: _Snapshot, filters: Filters) -> npt.NDArray[np.bool_]:
         mask = np.ones(len(snap.owners), dtype=bool)
