@@ -30,6 +30,11 @@ AGENCY_DECAY = 0.7  # per paragraph already picked from the same report, for "wh
 SHORT_CHARS = 25
 
 _DIGITS = re.compile(r"\d")
+# A paragraph that states problems inside a review section (common in 政府工作报告).
+_STATES_PROBLEMS = re.compile(
+    r"清醒(地)?(认识|看)到|存在.{0,10}(问题|不足|短板|困难|差距)|困难和(问题|挑战)|问题和不足|"
+    r"短板弱项|不足之处|主要是[:：]"
+)
 _DATE_LINE = re.compile(r"^[\s\d〇零一二三四五六七八九十年月日号.\-/（）()]{4,20}$")
 _SESSION_LINE = re.compile(r"(人民代表大会|政协).{0,20}(会议|上)|^[—\-－]{1,2}\s*在")
 _NOTE = re.compile(r"^(\[\d{1,3}\]|［\d{1,3}］|注[:：]|注释[:：]|名词解释)")
@@ -103,7 +108,10 @@ def score(query: Query, c: Candidate, weights: dict[str, float]) -> Ranked:
     if ctx:
         why.append(f"+{ctx:.2f} section path / title")
     kind = wanted_kind(query, c.report)
-    if kind is not None and c.kind == kind:
+    paragraph_kind = c.kind
+    if kind == "problem" and paragraph_kind != "problem" and _STATES_PROBLEMS.search(c.text[:120]):
+        paragraph_kind = "problem"
+    if kind is not None and paragraph_kind == kind:
         total *= KIND_BOOST
         why.append(f"x{KIND_BOOST} {kind} section, as asked")
     strength = query.scope.get(c.ordinal, 0.0)

@@ -74,6 +74,13 @@ def test_kind_is_a_signal_not_a_filter() -> None:
     assert order(plain(kind="plan"), cs) == [1, 2]  # a much better summary still shows
 
 
+def test_a_paragraph_stating_problems_counts_as_a_problem_section() -> None:
+    text = "我们也清醒地认识到，全县经济社会发展还面临许多困难和挑战，主要是：产业规模偏弱。"
+    cs = [cand(1, 10.0, kind="summary"), cand(2, 8.0, kind="summary", text=text)]
+    assert order(plain(kind="problem"), cs) == [2, 1]
+    assert order(plain(), cs) == [1, 2]
+
+
 def test_year_in_question_picks_plan_or_summary_by_the_reports_years() -> None:
     assert rank.wanted_kind(plain(years=(2024,)), R1) == "plan"
     assert rank.wanted_kind(plain(years=(2023,)), R1) == "summary"
