@@ -30,7 +30,8 @@ _SENTENCE_PUNCTUATION = re.compile(r"[。！？!?；;，,]")
 # calls to action that a report may name now and then (公众号, 下载, 关注 ...).
 _STRONG = re.compile(
     r"素材库|素材|代笔|代写|客服|谨防假冒|认准|唯一平台|接单|好评如潮|svip|vip|范文|文库|有意加入|"
-    r"欢迎加入|小伙伴|写作群|材料群|会员群|网盘群|每天更新|每日更新|更新材料|持续更新",
+    r"欢迎加入|小伙伴|写作群|材料群|会员群|网盘群|每天更新|每日更新|更新材料|持续更新|关注公众号|"
+    r"回复关键词|免费领取|领取资料|资料包|全套资料|下载全部|点击链接|长按识别|获取更多",
     re.IGNORECASE,
 )
 _WEAK = re.compile(
@@ -66,9 +67,8 @@ def clean_lines(lines: Sequence[str]) -> Cleaned:
             kept.append(line)
     blocks = find_toc_blocks(kept)
     toc = None
-    if blocks:
-        start, end, titles = blocks[0]
-        toc = Toc(titles=titles, at=start) if titles else None
+    if blocks and blocks[0][2]:
+        toc = Toc(titles=blocks[0][2], at=blocks[0][0])
     for start, end, _ in reversed(blocks):
         del kept[start:end]
     return Cleaned(lines=tuple(kept), toc=toc)
@@ -90,7 +90,7 @@ def is_advert(line: str) -> bool:
         return False
     strong = len(set(_STRONG.findall(line.lower())))
     weak = len(set(_WEAK.findall(line.lower())))
-    return strong >= 2 or (strong >= 1 and weak >= 2) or (weak >= 4 and len(line) <= 80)
+    return strong >= 2 or (strong >= 1 and weak >= 2)
 
 
 def normalize_title(text: str) -> str:

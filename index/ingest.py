@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from index.clean import clean_lines
+from index.limits import check_text_size, split_long_lines
 from index.loaders import UnreadableFile, read_lines
 from index.models import ParsedReport, SkippedFile
 from index.structure import parse_reports
@@ -59,6 +60,8 @@ def ingest(paths: Sequence[Path], root: Path | None = None) -> IngestResult:
 def parse_file(path: Path, source: str) -> list[ParsedReport]:
     """The reports in one file (a compilation yields several); raises `UnreadableFile`."""
     lines = read_lines(path)
+    check_text_size(lines)  # before any slow step (index/limits.py)
+    lines = split_long_lines(lines)
     if path.suffix.lower() in MARKDOWN_SUFFIXES:
         lines = strip_markdown(lines)
     reports = parse_reports(clean_lines(lines), stem=path.stem, source=source)
@@ -82,13 +85,14 @@ def iter_candidates(paths: Sequence[Path]) -> Iterator[tuple[Path, str | None]]:
     seen_dirs: set[tuple[int, int]] = set()
     seen_files: dict[tuple[int, int], Path] = {}
     for path in paths:
+        found: Iterator[tuple[Path, str | None]]
         if path.is_dir():
             found = _walk(path, seen_dirs)
         elif path.exists():
             found = iter([(path, None)])
         else:
-            reason = "broken symbolic link" if path.is_symlink() else "no such file or folder"
-            found = iter([(path, reason)])
+            missing = "broken symbolic link" if path.is_symlink() else "no such file or folder"
+            found = iter([(path, missing)])
         for file, reason in found:
             if reason is None:
                 key = _identity(file)

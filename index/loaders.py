@@ -20,6 +20,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from index.clean import is_page_number
+from index.structure import heading_marker
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +37,7 @@ _OTHER_MAGICS: tuple[tuple[bytes, str], ...] = (
 )
 _SNIFF = 8192  # bytes looked at to tell text from binary
 _GUESS = 1 << 20  # bytes given to charset-normalizer
+_MAX_UNPACKED = 512 << 20  # bytes a .docx may unpack to (zipfile reads no more than declared)
 _CHINESE_CODECS = {"gb18030", "gbk", "gb2312", "cp936", "hz", "euc_cn", "ms936"}
 
 
@@ -60,7 +62,7 @@ def read_lines(path: Path) -> list[str]:
 
 def lines_from_bytes(data: bytes) -> list[str]:
     """The text of a document given as bytes; see `read_lines`."""
-    if not data.strip():
+    if not data or data.isspace():
         raise UnreadableFile("empty file")
     if b"%PDF-" in data[:1024]:
         lines = pdf_lines(data)
@@ -170,6 +172,8 @@ def _ole_reason(data: bytes) -> str:
 
     if has("EncryptedPackage"):
         return "encrypted (password-protected) Office file"
+    if has("WordDocument"):
+        return "old Word .doc format: save it as .docx"
     if has("Workbook") or has("Book"):
         return "Excel spreadsheet (.xls), not a report text"
     if has("PowerPoint Document"):
@@ -182,19 +186,20 @@ def docx_lines(data: bytes) -> list[str]:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             names = set(archive.namelist())
+            unpacked = sum(info.file_size for info in archive.infolist())
     except (zipfile.BadZipFile, zlib.error, EOFError, ValueError) as exc:
         if b"word/" in data[:65536]:
             raise UnreadableFile("damaged .docx: file is truncated or corrupt") from exc
         raise UnreadableFile("damaged zip archive: file is truncated or corrupt") from exc
     if "word/document.xml" not in names:
         raise UnreadableFile(_zip_reason(names))
+    if unpacked > _MAX_UNPACKED:  # a zip bomb, or a document that is mostly images
+        raise UnreadableFile(f".docx too large unpacked ({unpacked >> 20} MB)")
     try:
         import docx
 
         document = docx.Document(io.BytesIO(data))
         lines = [line for block in _docx_blocks(document.element.body, document) for line in block]
-    except UnreadableFile:
-        raise
     except Exception as exc:  # python-docx/lxml/zipfile raise many kinds on damaged files
         raise UnreadableFile(f"damaged .docx: {_docx_problem(exc)}") from exc
     lines = [line.rstrip() for line in lines]
@@ -261,10 +266,6 @@ def _table_lines(table: object) -> list[str]:
 
 _SENTENCE_END = tuple("。！？!?；;：:….")
 _CLOSERS = "”’」』）)】〕》\"'"
-_HEADING_START = re.compile(
-    r"^(?:[一二三四五六七八九十]+[、．.]|[（(][一二三四五六七八九十\d]{1,3}[）)]|\d{1,2}[.．、](?!\d)"
-    r"|第[一二三四五六七八九十百\d]+[章节编部篇]|[一二三四五六七八九十]+是)"
-)
 
 
 def pdf_lines(data: bytes) -> list[str]:
@@ -334,11 +335,11 @@ def join_visual_lines(lines: list[str]) -> list[str]:
     if not lines:
         return []
     lengths = sorted(len(line) for line in lines)
-    full = lengths[int(0.9 * (len(lengths) - 1))]  # a typical full line
+    full = lengths[round(0.9 * (len(lengths) - 1))]  # a typical full line
     paragraphs: list[str] = []
     current, previous = "", ""
     for line in lines:
-        if current and (_ends_paragraph(previous, full) or _HEADING_START.match(line)):
+        if current and (_ends_paragraph(previous, full) or heading_marker(line)):
             paragraphs.append(current)
             current = ""
         current = _glue(current, line) if current else line

@@ -70,7 +70,7 @@ _PLAN_STRONG = re.compile(
     r"下一步|明年|今后|来年|新的一年|展望|工作计划|工作打算|工作安排|工作谋划|工作思路|工作要点"
 )
 _PLAN = re.compile(
-    r"计划|打算|谋划|度划|思路|下一步|明年|今后|来年|新的一年|展望|目标任务|工作任务|主要任务|重点任务|"
+    r"计划|打算|谋划|思路|下一步|明年|今后|来年|新的一年|展望|目标任务|工作任务|主要任务|重点任务|"
     r"工作要点|工作重点|努力方向|预期目标|今年|工作安排|重点安排|具体安排|安排部署|任务"
 )
 _STRUCTURAL = re.compile(r"名词解释|附件|附表|前言|结束语|结语|概况")
@@ -255,8 +255,8 @@ def find_title(lines: Sequence[str], stem: str) -> tuple[str, int]:
             if _says_more(stem, text):
                 return stem, i + 1
             return text, i + 1
-        if len(line) > 40 or _SENTENCE.search(line):
-            break
+        if len(line) > 40 or _SENTENCE.search(line) or _marker(line):
+            break  # body text or the first heading: no title line
     return stem, 0
 
 
@@ -456,6 +456,12 @@ def _drop_signature(lines: list[str]) -> tuple[list[str], str]:
 # --- helpers: headings ------------------------------------------------------------------------
 
 
+def heading_marker(line: str) -> str | None:
+    """The numbering a line starts with (一、 （一） 1. （1） ① 第一章 一是 ##), if any."""
+    found = _marker(line)
+    return line[: found[2]].strip() if found else None
+
+
 def _marker(line: str) -> tuple[str, int, int] | None:
     """(type, rank, end) of the numbering a line starts with."""
     match = _MARKDOWN.match(line)
@@ -478,18 +484,16 @@ def _classify_line(text: str) -> Line:
     type_, rank, end = found
     rest = text[end:].strip()
     if type_.startswith("md"):
-        label = rest.rstrip("# \t")
-        if label:
-            return Line(text, heading=Heading(type_, rank, label, label))
-        return Line(text)
+        words = rest.rstrip("# \t")
+        return Line(text, heading=Heading(type_, rank, words, words)) if words else Line(text)
     lead, tail = _split_lead(rest)
     marker_text = text[:end].strip()
     if lead and not tail and _heading_shaped(text, type_):
         return Line(text, heading=Heading(type_, rank, _label(text), lead))
     if lead and tail and len(lead) <= _LABEL_MAX:
         # A lead sentence is body text: it labels the paragraph but signals no kind.
-        label = Heading(type_, rank, _label(f"{marker_text}{lead}"), "", inline=True)
-        return Line(text, label=label, marker=(type_, rank))
+        lead_label = Heading(type_, rank, _label(f"{marker_text}{lead}"), "", inline=True)
+        return Line(text, label=lead_label, marker=(type_, rank))
     return Line(text, marker=(type_, rank))
 
 
@@ -676,7 +680,7 @@ def _qualify(agency: str, text: str) -> str:
 
 
 def _agency_from_text(text: str) -> str:
-    """ "我局" + the place and the domain the text names most often, e.g. 无为市文化旅游体育局."""
+    """From the text: 我局 + the place and the domain named most often (无为市文化旅游体育局)."""
     organs = Counter(re.findall(r"我(局|委|办|院|中心|厅|乡|镇|街道)", text))
     if not organs:
         return ""
