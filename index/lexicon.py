@@ -65,6 +65,7 @@ def load_glossary(dict_dir: Path | str | None = None) -> dict[str, tuple[str, ..
     return {k: tuple(v) for k, v in table.items() if v}
 
 
+@cache
 def _place_rows(dict_dir: Path | str | None) -> list[tuple[str, list[str], list[str]]]:
     rows = []
     for fields in read_entries(_dir(dict_dir) / "places.txt"):

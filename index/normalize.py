@@ -15,6 +15,8 @@ Steps, in order:
    ever changes the length, the text is converted character by character instead;
 3. the sample's stand-in "D" for 党 (D建, D的二十大, 主题D日) becomes 党 when it stands
    alone next to a CJK character; DNA, 3D, PDF, R&D, D-class, d), D级, 维生素D stay.
+
+Any change to what this returns changes tokens: bump `index.tokenize.CODE_VERSION`.
 """
 
 from __future__ import annotations
@@ -42,7 +44,8 @@ _NOT_BEFORE = "素"
 # The letter D after step 1 is always lower case.
 _PARTY_D = re.compile(
     rf"d"
-    rf"(?<![{_GLUE_LEFT}]d)"  # not glued on the left: 3D, PDF, R&D
+    rf"(?:(?<![{_GLUE_LEFT}]d)|(?<=xxd)(?=[{CJK}]))"  # not glued on the left: 3D, PDF, R&D
+    # (but XXD委: XX is the sample's redaction of a name or number)
     rf"(?<![a-z]\.d)"  # U.S.D
     rf"(?<![{_NOT_BEFORE}]d)"
     rf"(?<![a-z][、，,/和与及或~]d)"  # not the end of a letter list: C、D

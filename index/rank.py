@@ -19,7 +19,7 @@ from index.query import Query
 
 CONTEXT_WEIGHT = 0.35  # share of a term's idf that a match in the section path / title earns
 KIND_BOOST = 1.6  # the section kind the question asks for
-SCOPE_BOOST = 1.5  # x (1 + SCOPE_BOOST * strength) for reports the question names
+SCOPE_BOOST = 3.0  # x (1 + SCOPE_BOOST * strength) for reports the question names
 YEAR_SECTION_BOOST = 1.25  # the section path names a year the question names
 YEAR_REPORT_BOOST = 1.1  # the report is about a year the question names
 FIGURES_BOOST = 1.15  # paragraphs with figures, for "how many" questions

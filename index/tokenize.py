@@ -25,6 +25,7 @@ version under the cache directory and loaded from there afterwards (~0.3 s). A p
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import logging
 import math
@@ -33,10 +34,11 @@ import pickle
 import re
 import tempfile
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from functools import cache
 from importlib.metadata import version as package_version
 from pathlib import Path
+from typing import Any
 
 import jieba
 
@@ -64,9 +66,15 @@ _KEEP_CACHES = 4  # merged dictionaries kept in the cache folder (about 7 MB eac
 
 _ALNUM = frozenset("0123456789abcdefghijklmnopqrstuvwxyz")
 _UPPER_WORD = re.compile(r"^.*[A-Z].*$", re.MULTILINE)
+# tokenize_many segments with rjieba from this much text on (below, building it costs more).
+BULK_MIN_CHARS = 200_000
 _HAS_CONTENT = re.compile(rf"[0-9a-z{CJK}]")  # anything else is whitespace or punctuation
 
 jieba.setLogLevel(logging.WARNING)  # jieba logs every dictionary load to stderr at DEBUG
+
+
+def _is_number(s: str) -> bool:
+    return s.isascii() and s.isdigit()
 
 
 def read_entries(path: Path) -> Iterator[list[str]]:
@@ -140,10 +148,11 @@ class Tokenizer:
         )
         self.version: str = tokenizer_version(self.dict_dir, hmm=hmm)
         self._jieba = jieba.Tokenizer()
-        self._jieba.tmp_dir = str(self.cache_dir)  # jieba's own cache of its main dictionary
+        self._jieba.tmp_dir = str(self.cache_dir)  # should jieba ever write its own cache
         self._load_dictionary()
         self._freq: dict[str, int] = self._jieba.FREQ
         self._sub_cache: dict[str, list[str]] = {}
+        self._rjieba: Any = None  # tokenize_many's segmenter, made on first use
         logger.debug("tokenizer %s ready in %.3f s", self.version, time.perf_counter() - started)
 
     # -- construction -------------------------------------------------------------------
@@ -184,7 +193,9 @@ class Tokenizer:
         # jieba's main dictionary alone, pickled: 3x faster to load than jieba's marshal cache
         main_cache = self.cache_dir / f"jieba-main-{jieba.__version__}.pkl"
         if not self._load_cache(main_cache):
-            jt.initialize()
+            # (jieba.initialize() would also write jieba's own, slower, marshal cache)
+            jt.FREQ, jt.total = jt.gen_pfdict(jt.get_dict_file())
+            jt.initialized = True
             self._write_cache(main_cache)
         # the text is lower-cased, so jieba's B超, T恤, QQ群 must be too
         for word in _UPPER_WORD.findall("\n".join(jt.FREQ)):
@@ -203,6 +214,8 @@ class Tokenizer:
         logger.info("tokenizer: added %d dictionary words from %s", added, self.dict_dir)
 
     def _write_cache(self, cache_file: Path) -> None:
+        """Write atomically: parallel workers may build the same cache at the same time."""
+        tmp: str | None = None
         try:
             fd, tmp = tempfile.mkstemp(dir=self.cache_dir, prefix=".jieba-", suffix=".tmp")
             with os.fdopen(fd, "wb") as f:
@@ -210,8 +223,9 @@ class Tokenizer:
             os.replace(tmp, cache_file)
         except OSError as exc:
             logger.warning("tokenizer: cannot write dictionary cache %s: %s", cache_file, exc)
-            with contextlib.suppress(OSError, UnboundLocalError):
-                os.unlink(tmp)
+            if tmp is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
 
     def __reduce__(self) -> tuple[object, tuple[Path, bool, str | os.PathLike[str] | None]]:
         # Workers get the settings, not the 500k-entry dictionary; they load it from the cache.
@@ -230,7 +244,10 @@ class Tokenizer:
 
     def tokenize(self, text: str) -> list[str]:
         """Index/query terms of `text`, in text order (sub-words just before their word)."""
-        words = self._jieba.lcut(normalize(text), HMM=self.hmm)
+        return self._terms(self._jieba.lcut(normalize(text), HMM=self.hmm))
+
+    def _terms(self, words: list[str]) -> list[str]:
+        """The terms of a segmented text."""
         out: list[str] = []
         stop = self.stopwords
         i, n = 0, len(words)
@@ -240,7 +257,7 @@ class Tokenizer:
             if not _HAS_CONTENT.search(w):
                 continue
             # 8 . 5 -> 8.5 (jieba without HMM cuts decimals apart)
-            if i + 1 < n and words[i] == "." and w.isdigit() and words[i + 1].isdigit():
+            if i + 1 < n and words[i] == "." and _is_number(w) and _is_number(words[i + 1]):
                 w = f"{w}.{words[i + 1]}"
                 i += 2
             if len(w) > 2:
@@ -250,8 +267,34 @@ class Tokenizer:
         return out
 
     def tokenize_many(self, texts: Iterable[str]) -> list[list[str]]:
-        """`tokenize` over many texts (convenience for the index build)."""
-        return [self.tokenize(t) for t in texts]
+        """`tokenize` over many texts (the index build), the same tokens as `tokenize` gives.
+
+        With a lot of text, segmentation runs on rjieba (jieba-rs: jieba's algorithm in Rust,
+        about 9x faster) loaded with this tokenizer's merged dictionary. Over the 373k paragraphs
+        of /work/shared/corpora and 200k random strings it cut every text exactly as jieba does
+        (tests/test_tokenize.py keeps checking); questions are still cut by jieba itself.
+        """
+        texts = list(texts)
+        cut = self._bulk_cut() if sum(map(len, texts)) >= BULK_MIN_CHARS else None
+        if cut is None:
+            return [self.tokenize(t) for t in texts]
+        return [self._terms(cut(normalize(t))) for t in texts]
+
+    def _bulk_cut(self) -> Callable[[str], list[str]] | None:
+        """rjieba's cut on our dictionary (built once, ~0.3 s), or None without rjieba/with HMM."""
+        if self._rjieba is None and not self.hmm:
+            try:
+                import rjieba
+            except ImportError:  # optional: jieba gives the same tokens, only slower
+                self._rjieba = False
+            else:
+                fast = rjieba.Jieba.empty()
+                for word, freq in self._freq.items():
+                    if freq:  # jieba's FREQ also holds every word prefix, with frequency 0
+                        fast.add_word(word, freq, None)
+                self._rjieba = fast
+        fast = self._rjieba
+        return None if not fast else functools.partial(fast.cut, hmm=False)
 
     def _sub_words(self, word: str) -> list[str]:
         """The words inside a dictionary word, outermost first: its best cut into smaller

@@ -22,6 +22,7 @@ SAMPLE_D = [
     ("听D话、跟D走", "听党话、跟党走"),
     ("Ｄ建", "党建"),
     ("d建", "党建"),
+    ("中共XXD委", "中共xx党委"),  # XX redacts a name; the D after it is still 党
 ]
 
 LATIN_D = [
