@@ -113,48 +113,80 @@ class ReportKey:
     place_short: str  # e.g. 埇桥
 
 
-def report_keys(reports: dict[int, Report]) -> list[ReportKey]:
-    keys = []
+@dataclass(frozen=True)
+class ScopeIndex:
+    """The names reports go by, for finding them in a question without a scan over reports."""
+
+    keys: dict[int, ReportKey]
+    by_agency: dict[str, list[int]]  # full agency (3+ characters)
+    by_core: dict[str, list[int]]  # agency without its place, when it ends like an agency
+    by_place: dict[str, list[int]]  # place and its short form (2+ characters)
+    longest: int
+
+
+def report_keys(reports: dict[int, Report]) -> ScopeIndex:
+    keys: dict[int, ReportKey] = {}
+    by_agency: dict[str, list[int]] = {}
+    by_core: dict[str, list[int]] = {}
+    by_place: dict[str, list[int]] = {}
     for ordinal, r in reports.items():
-        agency = normalize(r.agency or "")
-        if not agency or "xx" in agency:
-            agency = agency.replace("xx", "")
+        agency = normalize(r.agency or "").replace("xx", "")
         m = _PLACE_SUFFIX.match(agency)
         place = m.group(1) if m and len(m.group(1)) < len(agency) else ""
         core = agency[len(place) :] if place else agency
         short = place[:-1] if len(place) >= 3 else ""
-        keys.append(ReportKey(ordinal, agency, core, place, short))
-    return keys
+        keys[ordinal] = ReportKey(ordinal, agency, core, place, short)
+        if len(agency) >= 3:
+            by_agency.setdefault(agency, []).append(ordinal)
+        if len(core) >= 2 and _AGENCY_TAIL.search(core):
+            by_core.setdefault(core, []).append(ordinal)
+        for p in {place, short}:
+            if len(p) >= 2:
+                by_place.setdefault(p, []).append(ordinal)
+    names = [*by_agency, *by_core, *by_place]
+    return ScopeIndex(keys, by_agency, by_core, by_place, max(map(len, names), default=0))
 
 
-def find_scope(question: str, keys: Sequence[ReportKey]) -> tuple[dict[int, float], list[str]]:
+def find_scope(question: str, index: ScopeIndex) -> tuple[dict[int, float], list[str]]:
     """Reports the question names, by agency (strong) or by place or agency kind (weaker)."""
     q = normalize(question)
+    agency_hits: dict[int, str] = {}
+    core_hits: dict[int, str] = {}
+    place_hits: dict[int, str] = {}
+    for start in range(len(q)):
+        for end in range(start + 2, min(len(q), start + index.longest) + 1):
+            name = q[start:end]
+            for table, hits in (
+                (index.by_agency, agency_hits),
+                (index.by_core, core_hits),
+                (index.by_place, place_hits),
+            ):
+                for ordinal in table.get(name, ()):
+                    if len(name) > len(hits.get(ordinal, "")):
+                        hits[ordinal] = name
     scope: dict[int, float] = {}
     words: list[str] = []
 
     def note(ordinal: int, strength: float, word: str) -> None:
-        if strength > scope.get(ordinal, 0.0):
-            scope[ordinal] = strength
+        scope[ordinal] = max(strength, scope.get(ordinal, 0.0))
         if word not in words:
             words.append(word)
 
-    for k in keys:
-        if len(k.agency) >= 3 and k.agency in q:
-            note(k.ordinal, 1.0, k.agency)
-            continue
-        core_hit = len(k.core) >= 2 and bool(_AGENCY_TAIL.search(k.core)) and k.core in q
-        place_hit = next((p for p in (k.place, k.place_short) if len(p) >= 2 and p in q), "")
-        if core_hit and place_hit:
-            note(k.ordinal, 1.0, place_hit)
-            note(k.ordinal, 1.0, k.core)
-        elif core_hit:
+    for ordinal in sorted({*agency_hits, *core_hits, *place_hits}):
+        if ordinal in agency_hits:
+            note(ordinal, 1.0, agency_hits[ordinal])
+        elif ordinal in core_hits and ordinal in place_hits:
+            note(ordinal, 1.0, place_hits[ordinal])
+            note(ordinal, 1.0, core_hits[ordinal])
+        elif ordinal in core_hits:
             # 区民政局 vs 市民政局: the level written before the core decides between them
-            level = q[max(0, q.find(k.core) - 1)]
-            same_level = bool(k.place) and k.place[-1] == level
-            note(k.ordinal, 0.8 if same_level or level not in "省市区县乡镇" else 0.35, k.core)
-        elif place_hit:
-            note(k.ordinal, 0.7, place_hit)
+            core = core_hits[ordinal]
+            level = q[max(0, q.find(core) - 1)]
+            place = index.keys[ordinal].place
+            same_level = bool(place) and place[-1] == level
+            note(ordinal, 0.8 if same_level or level not in "省市区县乡镇" else 0.35, core)
+        else:
+            note(ordinal, 0.7, place_hits[ordinal])
     return scope, words
 
 
@@ -238,13 +270,14 @@ def translate_english(question: str, skip: set[str] | frozenset[str] = frozenset
 def analyze(
     question: str,
     tok: Tokenizer,
-    keys: Sequence[ReportKey] = (),
+    keys: ScopeIndex | None = None,
     has_term: object = None,
 ) -> Query:
     """Understand a question. `has_term(term) -> bool` keeps expansions the index can match."""
     q = normalize(question)
     english = _is_english(question)
     tokens = tok.tokenize(question)
+    keys = keys or report_keys({})
     scope, scope_words = find_scope(question, keys)
     framing = [m.group(1) for m in _FRAMING.finditer(q)]
     body = _without_words(tokens, [*scope_words, *framing], tok) if scope or framing else tokens

@@ -23,7 +23,7 @@ from sqlite_utils import Database
 from index import bm25, store, topk
 from index.models import SECTION_KINDS, Hit, Paragraph, Report, SectionKind
 from index.normalize import normalize
-from index.query import Query, ReportKey, analyze, report_keys
+from index.query import Query, ScopeIndex, analyze, report_keys
 from index.rank import Candidate, Ranked, rerank
 from index.tokenize import Tokenizer, default_tokenizer
 
@@ -144,7 +144,7 @@ class SearchIndex:
         self._local = threading.local()
         self._lock = threading.Lock()
         self._connections: list[Database] = []
-        self._keys: dict[int, list[ReportKey]] = {}
+        self._keys: dict[int, ScopeIndex] = {}
         self._context_cache: dict[tuple[str, str], frozenset[str]] = {}
         db = self._db()
         with store.read_snapshot(db):
@@ -201,7 +201,7 @@ class SearchIndex:
         """What the question asks for (terms, section kind, named reports …)."""
         return analyze(question, self.tokenizer, self._snapshot_keys())
 
-    def _snapshot_keys(self) -> list[ReportKey]:
+    def _snapshot_keys(self) -> ScopeIndex:
         snap = self._snapshot
         keys = self._keys.get(snap.generation)
         if keys is None:
