@@ -83,7 +83,7 @@ def wanted_kind(query: Query, report: Report) -> SectionKind | None:
 
 def answer_likeness(text: str) -> tuple[float, str]:
     """1.0 for a paragraph that can answer; less for dates, signatures, headings, stubs."""
-    t = normalize(text).strip()
+    t = normalize(text[:120]).strip()
     compact = t.replace(" ", "")
     if len(t) > 2 * len(compact) - 2 and len(compact) <= 12:  # 政 府 工 作 报 告
         return NOT_ANSWER_PENALTY, "spaced-out title"
@@ -175,27 +175,44 @@ def spread_reports(ranked: list[Ranked], limit: int) -> list[Ranked]:
     return out + pool
 
 
-def _shingles(text: str) -> set[str]:
-    t = re.sub(r"[\W_]+", "", normalize(text))
-    return {t[i : i + 3] for i in range(max(len(t) - 2, 1))}
+_NOT_WORD = re.compile(r"[\W_]+")
+
+
+def _shingles(squashed: str) -> set[str]:
+    return {squashed[i : i + 3] for i in range(max(len(squashed) - 2, 1))}
 
 
 def fold_duplicates(ranked: list[Ranked], threshold: float = 0.85) -> list[Ranked]:
-    """Keep the best of near-identical paragraphs; name the other reports in `also_in`."""
-    kept: list[tuple[Ranked, set[str]]] = []
+    """Keep the best of near-identical paragraphs; name the other reports in `also_in`.
+
+    Near-identical means 3-character shingles overlapping by `threshold` (Jaccard). Only pairs
+    that share their first or last characters are compared, so this stays linear.
+    """
+    kept: list[Ranked] = []
+    texts: list[str] = []
+    shingles: dict[int, set[str]] = {}
+    by_edge: dict[str, list[int]] = {}
     for r in ranked:
-        sh = _shingles(r.candidate.text)
-        for i, (k, ksh) in enumerate(kept):
-            inter = len(sh & ksh)
-            if inter and inter / len(sh | ksh) >= threshold:
-                if r.candidate.report.id != k.candidate.report.id and r.candidate.report not in (
-                    k.also_in
-                ):
-                    kept[i] = (
-                        Ranked(k.candidate, k.score, k.why, (*k.also_in, r.candidate.report)),
-                        ksh,
-                    )
+        text = _NOT_WORD.sub("", r.candidate.text)
+        edges = ("^" + text[:8], "$" + text[-8:])
+        same = None
+        for i in {i for e in edges for i in by_edge.get(e, ())}:
+            other = texts[i]
+            if min(len(text), len(other)) < threshold * max(len(text), len(other)):
+                continue
+            mine = _shingles(text)
+            theirs = shingles.setdefault(i, _shingles(other))
+            if len(mine & theirs) >= threshold * len(mine | theirs):
+                same = i
                 break
-        else:
-            kept.append((r, sh))
-    return [k for k, _ in kept]
+        if same is None:
+            for e in edges:
+                by_edge.setdefault(e, []).append(len(kept))
+            kept.append(r)
+            texts.append(text)
+            continue
+        k = kept[same]
+        report = r.candidate.report
+        if report.id != k.candidate.report.id and report not in k.also_in:
+            kept[same] = Ranked(k.candidate, k.score, k.why, (*k.also_in, report))
+    return kept
