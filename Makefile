@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := check
-.PHONY: check setup run test lint typecheck bench eval clean
+.PHONY: check setup run test lint typecheck bench load eval clean
 
 check: test lint
 
@@ -37,6 +37,10 @@ typecheck: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.scale
+
+# 50 users x 20 questions at once through the local Bot API stand-in (benchmarks/load.py).
+load: $(STAMP)
+	$(BIN)/python -m benchmarks.load
 
 eval: $(STAMP)
 	$(BIN)/python ../shared/eval/run.py ../shared/eval/dev.jsonl --cmd "$(BIN)/reportbot ask --json --top 10"

@@ -16,7 +16,6 @@ from telegram import Bot, BotCommand, LinkPreviewOptions, Update
 from telegram.constants import ParseMode
 from telegram.error import InvalidToken, NetworkError, TelegramError
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     ApplicationBuilder,
     CallbackQueryHandler,
@@ -26,10 +25,13 @@ from telegram.ext import (
     ExtBot,
     InlineQueryHandler,
     MessageHandler,
+    TypeHandler,
     filters,
 )
 
-from bot import callbacks, handlers, render
+from bot import admin, callbacks, handlers, render
+from bot.guard import Guard
+from bot.retry import RetryingRateLimiter
 from bot.settings import Settings
 from bot.state import BotData, Context, IndexOpener, open_search_index
 
@@ -62,6 +64,8 @@ def add_handlers(application: BotApplication) -> None:
     groups = filters.ChatType.GROUPS
     new = filters.UpdateType.MESSAGE  # edited messages are not questions
     text = filters.TEXT & ~filters.COMMAND
+    # allowlists, admin-only actions, upload size, rate limit: before everything else
+    application.add_handler(TypeHandler(Update, Guard(application.bot_data.settings)), group=-1)
     application.add_handlers(
         [
             # commands
@@ -70,8 +74,11 @@ def add_handlers(application: BotApplication) -> None:
             CommandHandler("ask", handlers.ask_command, filters=new),
             CommandHandler("reports", handlers.reports_command, filters=new),
             CommandHandler("stats", handlers.stats_command, filters=new),
-            # ---- admin commands (/reindex, /remove, document uploads) go here: -------------
-            # ---- before the catch-all message handlers below; check settings.admins. --------
+            # admin commands (bot/admin.py; they check settings.admins themselves too)
+            CommandHandler("reindex", admin.reindex_command, filters=new),
+            CommandHandler("remove", admin.remove_command, filters=new),
+            MessageHandler(private & new & filters.Document.ALL, admin.document_upload),
+            CallbackQueryHandler(admin.remove_button, pattern=admin.PATTERN),
             # buttons
             CallbackQueryHandler(handlers.full_text_button, pattern=callbacks.PATTERN_FULL),
             CallbackQueryHandler(handlers.more_button, pattern=callbacks.PATTERN_MORE),
@@ -125,7 +132,7 @@ def build_application(
                 link_preview_options=LinkPreviewOptions(is_disabled=True),
             )
         )
-        .rate_limiter(AIORateLimiter(max_retries=RATE_LIMIT_RETRIES))
+        .rate_limiter(RetryingRateLimiter(max_retries=RATE_LIMIT_RETRIES))
         .concurrent_updates(CONCURRENT_UPDATES)
         .post_init(post_init)
         .post_shutdown(post_shutdown)

@@ -127,6 +127,8 @@ def decode(data: str | None) -> Action | None:
             how, _, value = rest.partition(":")
             if not value or how not in ("q", "k"):
                 return None
+            if int(offset) < 0:  # never made by this bot: forged data
+                return None
             if how == "q":
                 return More(int(offset), question=value)
             return More(int(offset), key=value)

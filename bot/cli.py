@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
+import sqlite3
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import click
 
+from bot.question import MAX_QUESTION, clean_question
 from bot.settings import Settings
 from index.build import BuildInProgress, BuildReport, build_index
 from index.models import SECTION_KINDS, Hit
 from index.search import Filters, SearchIndex, SearchResult
-from index.store import IndexUnavailable
+from index.store import IndexUnavailable, advice, unavailable
 
 logger = logging.getLogger(__name__)
 
@@ -86,6 +89,11 @@ def run_build(db: Path, paths: tuple[Path, ...] = (), *, full: bool = False) -> 
         raise click.ClickException(f"{exc}; wait for it to finish and try again") from exc
     except IndexUnavailable as exc:
         raise click.ClickException(str(exc)) from exc
+    except sqlite3.Error as exc:  # e.g. the disk filled up: the transaction was rolled back
+        raise click.ClickException(
+            f"the build failed and left the previous index at {db} as it was ({exc}): "
+            + advice(exc)
+        ) from exc
     finally:
         bar.close()
 
@@ -126,6 +134,8 @@ def _has_build(db: Path) -> bool:
         return True  # exists but unusable: say so instead of overwriting it
     try:
         return "generation" in store.get_meta(conn)
+    except sqlite3.DatabaseError:
+        return True
     finally:
         conn.close()
 
@@ -234,12 +244,62 @@ def index_status(db: Path | None, as_json: bool) -> None:
         click.echo(f"  {r.id}  {agency}{r.title}  ({r.paragraphs} ¶, {r.source})")
 
 
+@index_group.command("watch")
+@click.argument(
+    "folder", required=False, type=click.Path(exists=True, file_okay=False, path_type=Path)
+)
+@db_option
+@click.option(
+    "--settle",
+    default=1.0,
+    show_default=True,
+    type=click.FloatRange(0.05, 600),
+    help="Seconds without a new change before the index is updated.",
+)
+def index_watch(folder: Path | None, db: Path | None, settle: float) -> None:
+    """Keep the index current: update it whenever files in FOLDER (default: the reports folder)
+    change, logging what changed. Stop with Ctrl-C."""
+    from index.library import Library
+    from index.watch import watch
+
+    folder = folder if folder is not None else _report_paths(())[1]
+    assert folder is not None
+    for name in ("index.watch", "index.library"):  # what changed is this command's output
+        if not logging.getLogger(name).isEnabledFor(logging.INFO):
+            logging.getLogger(name).setLevel(logging.INFO)
+    try:
+        watch(Library(folder, _db_path(db)), settle=settle)
+    except KeyboardInterrupt:  # Ctrl-C during a build: it was rolled back
+        pass
+    except (FileNotFoundError, IndexUnavailable) as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _tolerant_stdin() -> None:
+    """A byte that is not UTF-8 on stdin becomes a surrogate (which `clean_question` drops)
+    instead of a UnicodeDecodeError that ends the run."""
+    if isinstance(sys.stdin, io.TextIOWrapper):
+        sys.stdin.reconfigure(errors="surrogateescape")
+
+
 def _questions(question: str | None) -> Iterator[str]:
-    if question is not None:
-        yield question
-        return
-    for line in sys.stdin:
-        yield line.rstrip("\n")
+    """The question, or each line of stdin; cleaned as the bot cleans them (bot/question.py)."""
+    if question is None:
+        _tolerant_stdin()
+    lines = [question] if question is not None else (line.rstrip("\n") for line in sys.stdin)
+    for line in lines:
+        cleaned, cut = clean_question(line)
+        if cut:
+            click.echo(f"note: question cut to its first {MAX_QUESTION} characters", err=True)
+        yield cleaned
+
+
+def _answering(db: Path, search: Callable[[], SearchResult]) -> SearchResult:
+    """search(), with an SQLite error (a damaged or locked index) as one clear line."""
+    try:
+        return search()
+    except sqlite3.DatabaseError as exc:
+        raise click.ClickException(str(unavailable(db, exc))) from exc
 
 
 @cli.command("ask")
@@ -276,10 +336,14 @@ def ask(
 ) -> None:
     """Answer QUESTION with the best-matching paragraphs (or each line of stdin)."""
     filters = Filters(agency=agency, kind=kind, year=year, report_id=report_id)  # type: ignore[arg-type]
-    index = open_index(_db_path(db))
+    path = _db_path(db)
+    index = open_index(path)
     try:
         for q in _questions(question):
-            result = index.search(q, top=top, filters=filters or None, explain=explain)
+            result = _answering(
+                path,
+                lambda q=q: index.search(q, top=top, filters=filters or None, explain=explain),
+            )
             if as_json:
                 click.echo(json.dumps(result_json(result, explain), ensure_ascii=False))
                 sys.stdout.flush()
@@ -308,6 +372,7 @@ def chat(db: Path | None) -> None:
         if report.changed_anything:
             click.echo(describe_build(report), err=True)
     index = open_index(path)
+    _tolerant_stdin()
     interactive = sys.stdin.isatty()
     if interactive:
         stats = index.stats()
@@ -321,10 +386,15 @@ def chat(db: Path | None) -> None:
                 line = input("问> " if interactive else "")
             except EOFError:
                 break
-            q = line.strip()
+            q, cut = clean_question(line)
             if not q:
                 continue
-            click.echo(answer_plain(index.search(q, top=3)))
+            if cut:
+                click.echo(f"（问题太长，只按前 {MAX_QUESTION} 个字搜索。）")
+            try:
+                click.echo(answer_plain(_answering(path, lambda q=q: index.search(q, top=3))))
+            except click.ClickException as exc:  # say it, and keep chatting
+                click.echo(f"Error: {exc.message}", err=True)
             click.echo("")
     except KeyboardInterrupt:
         pass
@@ -332,18 +402,107 @@ def chat(db: Path | None) -> None:
         index.close()
 
 
-@cli.command("serve")
-def serve() -> None:
-    """Run the Telegram bot (long polling; TELEGRAM_BOT_TOKEN must be set)."""
-    from bot.app import run_polling
+class ConfigError(click.ClickException):
+    """`serve` cannot start as configured: exit code 2, which the service managers don't retry."""
 
-    settings = _settings()
+    exit_code = 2
+
+
+@cli.command("serve")
+@click.option(
+    "--webhook-url",
+    metavar="URL",
+    help="Receive updates by webhook at this public https:// URL instead of long polling "
+    "(default: $REPORTBOT_WEBHOOK_URL).",
+)
+@click.option(
+    "--listen",
+    metavar="ADDR",
+    help="Address the webhook server binds (default: $REPORTBOT_WEBHOOK_LISTEN, else 127.0.0.1).",
+)
+@click.option(
+    "--port",
+    type=click.IntRange(1, 65535),
+    help="Port of the webhook server (default: $REPORTBOT_WEBHOOK_PORT, else 8080).",
+)
+@click.option(
+    "--secret-token",
+    metavar="TOKEN",
+    help="Webhook secret token (default: $REPORTBOT_WEBHOOK_SECRET, else random at each start; "
+    "prefer the variable: arguments show in `ps`).",
+)
+def serve(
+    webhook_url: str | None, listen: str | None, port: int | None, secret_token: str | None
+) -> None:
+    """Run the Telegram bot: long polling, or a webhook server with --webhook-url.
+
+    TELEGRAM_BOT_TOKEN must be set. SIGTERM or Ctrl-C finishes the answers in flight and exits.
+    """
+    from bot.logging_setup import configure_logging
+
+    settings = _serve_settings(webhook_url, listen, port, secret_token)
     if not settings.token:
-        raise click.ClickException(
+        raise ConfigError(
             "TELEGRAM_BOT_TOKEN is not set: get a token from @BotFather and export it"
         )
-    code = run_polling(settings)
+    configure_logging(
+        settings.log_level,
+        settings.log_format,
+        secrets=(settings.token, settings.webhook_secret),
+    )
+    if settings.webhook_url:
+        from bot.webhook import run_webhook
+
+        code = run_webhook(settings)
+    else:
+        from bot.app import run_polling
+
+        code = run_polling(settings)
     sys.exit(code or 0)
+
+
+def _serve_settings(
+    webhook_url: str | None, listen: str | None, port: int | None, secret_token: str | None
+) -> Settings:
+    """The settings from the environment, with `serve`'s options taking precedence."""
+    from dataclasses import replace
+
+    from bot.settings import check_secret_token, check_webhook_url
+
+    try:
+        settings = Settings.from_env()
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
+    try:
+        if webhook_url is not None:
+            url = check_webhook_url(webhook_url, "--webhook-url")
+            settings = replace(settings, webhook_url=url)
+        if secret_token is not None:
+            secret = check_secret_token(secret_token, "--secret-token")
+            settings = replace(settings, webhook_secret=secret)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
+    if listen is not None:
+        settings = replace(settings, webhook_listen=listen)
+    if port is not None:
+        settings = replace(settings, webhook_port=port)
+    return settings
+
+
+@cli.command("health")
+@db_option
+def health(db: Path | None) -> None:
+    """Exit 0 when the index opens and answers a test query; else 1, with the reason on stderr.
+
+    For container healthchecks and monitoring; quick, and it never contacts Telegram.
+    """
+    from bot.health import Unhealthy, check_index
+
+    try:
+        report = check_index(_db_path(db))
+    except Unhealthy as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(report.describe())
 
 
 def main() -> None:

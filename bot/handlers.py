@@ -8,6 +8,7 @@ A failed send is logged and never stops the bot; anything else ends in `error_ha
 
 from __future__ import annotations
 
+import html
 import logging
 import re
 import time
@@ -25,10 +26,11 @@ from telegram import (
     ReplyParameters,
     Update,
 )
-from telegram.constants import ChatAction
+from telegram.constants import ChatAction, MessageLimit
 from telegram.error import BadRequest, TelegramError
 
 from bot import callbacks, render
+from bot import question as asking
 from bot.state import Context
 from index.store import IndexUnavailable
 
@@ -39,7 +41,7 @@ logger = logging.getLogger(__name__)
 
 PAGE_SIZE = 3  # hits per answer
 INLINE_RESULTS = 5
-MAX_QUESTION = 300  # characters searched; a longer question is cut
+MAX_QUESTION = asking.MAX_QUESTION  # characters searched; a longer question is cut, with a note
 INLINE_CACHE_SECONDS = 30
 
 
@@ -47,8 +49,8 @@ INLINE_CACHE_SECONDS = 30
 
 
 def clean_question(text: str) -> str:
-    """One line, trimmed, at most MAX_QUESTION characters."""
-    return " ".join(text.split())[:MAX_QUESTION]
+    """One line without control or invisible characters, at most MAX_QUESTION characters."""
+    return asking.clean_question(text)[0]
 
 
 async def say(
@@ -114,18 +116,32 @@ def _log_question(
 
 
 async def _send_answer(
-    context: Context, chat_id: int, result: SearchResult, offset: int, reply_to: int | None
+    context: Context,
+    chat_id: int,
+    result: SearchResult,
+    offset: int,
+    reply_to: int | None,
+    note: str = "",
 ) -> None:
     if not result.hits:
         text = render.NO_MORE if offset else render.answer_html(result)
-        await say(context, chat_id, text, reply_to=reply_to)
+        await say(context, chat_id, _with_note(note, text), reply_to=reply_to)
         return
     shown = render.shown_count(result)
     more = None
     if result.total > offset + shown:
         more = callbacks.more_action(result.question, offset + shown, context.bot_data.questions)
     keyboard = render.answer_keyboard(result, more)
-    await say(context, chat_id, render.answer_html(result), reply_to=reply_to, keyboard=keyboard)
+    text = _with_note(note, render.answer_html(result))
+    await say(context, chat_id, text, reply_to=reply_to, keyboard=keyboard)
+
+
+def _with_note(note: str, answer: str) -> str:
+    """The answer with a note (plain text) above it, when both fit in one message."""
+    if not note:
+        return answer
+    text = f"{html.escape(note)}\n\n{answer}"
+    return text if render.tg_len(text) <= MessageLimit.MAX_TEXT_LENGTH else answer
 
 
 async def answer_question(update: Update, context: Context, text: str, how: str) -> None:
@@ -133,7 +149,7 @@ async def answer_question(update: Update, context: Context, text: str, how: str)
     message = update.effective_message
     if message is None:
         return
-    question = clean_question(text)
+    question, cut = asking.clean_question(text)
     reply_to = _reply_to(message)
     if not question:
         await say(context, message.chat_id, render.ask_usage(), reply_to=reply_to)
@@ -147,7 +163,8 @@ async def answer_question(update: Update, context: Context, text: str, how: str)
         return
     context.bot_data.answered += 1
     _log_question(how, update, question, result, started)
-    await _send_answer(context, message.chat_id, result, 0, reply_to)
+    note = asking.cut_note() if cut else ""
+    await _send_answer(context, message.chat_id, result, 0, reply_to, note)
 
 
 # --- messages and commands ----------------------------------------------------------------------
@@ -198,10 +215,12 @@ async def start_command(update: Update, context: Context) -> None:
 
 
 async def help_command(update: Update, context: Context) -> None:
-    """/help: how to ask, what the buttons do, the commands."""
+    """/help: how to ask, what the buttons do, the commands (admins: theirs too)."""
     message = update.message
     if message:
-        text = render.help_html(context.bot.username)
+        user = update.effective_user
+        admin = user is not None and user.id in context.bot_data.settings.admins
+        text = render.help_html(context.bot.username, admin=admin)
         await say(context, message.chat_id, text, reply_to=_reply_to(message))
 
 

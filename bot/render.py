@@ -665,9 +665,21 @@ def start_html(first_name: str = "") -> str:
     )
 
 
-def help_html(bot_username: str) -> str:
-    """/help: every way to ask, the buttons, and the commands."""
+ADMIN_COMMANDS: tuple[tuple[str, str], ...] = (
+    ("reindex", "按报告文件夹更新索引（/reindex full 全部重建）"),
+    ("remove", "删除一份报告所在的文件，例如 /remove 报告编号（不带编号：列出编号）"),
+)
+
+
+def help_html(bot_username: str, *, admin: bool = False) -> str:
+    """/help: every way to ask, the buttons, and the commands (and an admin's own)."""
     at = f"@{bot_username}" if bot_username else "@机器人"
+    admin_lines = [
+        "",
+        HTML.bold("管理员"),
+        *(f"/{name} {HTML.esc(text)}" for name, text in ADMIN_COMMANDS),
+        "私聊发送 .txt、.md、.docx 或 .pdf 文件：加入资料库并更新索引",
+    ]
     return "\n".join(
         [
             "📖 " + HTML.bold("使用说明"),
@@ -691,6 +703,7 @@ def help_html(bot_username: str) -> str:
             "",
             HTML.bold("命令"),
             *(f"/{name} {HTML.esc(text)}" for name, text in COMMANDS),
+            *(admin_lines if admin else []),
             "",
             "提示：关键词越具体越好；问题里的单位名（如“民政局”）也会参与匹配。",
         ]

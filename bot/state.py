@@ -1,7 +1,8 @@
 """What the bot keeps between updates: the typed `BotData` PTB creates via `ContextTypes`.
 
 It holds the `SearchIndex` (opened in `post_init`, closed in `post_shutdown`, reopened on
-demand when it was not there at startup), recent questions for 更多 buttons, and a counter.
+demand when it was not there at startup), the reports `Library` admins change (bot/admin.py),
+recent questions for 更多 buttons, and a counter.
 Index calls run in a worker thread: the search is synchronous and may take tens of ms.
 """
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -18,7 +20,8 @@ from telegram.ext import CallbackContext, ExtBot
 
 from bot.callbacks import QuestionMemory
 from bot.settings import Settings
-from index.store import IndexUnavailable
+from index.library import Library
+from index.store import IndexUnavailable, unavailable
 
 if TYPE_CHECKING:
     from index.search import SearchIndex
@@ -36,6 +39,12 @@ def open_search_index(db_path: Path) -> SearchIndex:
     return SearchIndex.open(db_path)
 
 
+def _library(settings: Settings) -> Library:
+    # One worker: the build runs in a thread of the bot, and forking a threaded process to
+    # tokenize in parallel is asking for deadlocks.
+    return Library(settings.reports_dir, settings.db_path, workers=1)
+
+
 class BotData:
     """The bot's shared state; `Context.bot_data` is one of these."""
 
@@ -43,6 +52,7 @@ class BotData:
         self.settings = Settings()
         self.opener: IndexOpener = open_search_index
         self.index: SearchIndex | None = None
+        self.library = _library(self.settings)  # the reports folder admins change
         self.questions = QuestionMemory()
         self.answered = 0
         self._open_lock = threading.Lock()
@@ -51,6 +61,7 @@ class BotData:
         """Set what `post_init` needs; called once by `build_application`."""
         self.settings = settings
         self.opener = opener
+        self.library = _library(settings)
 
     def _ensure_index(self) -> SearchIndex:
         with self._open_lock:
@@ -79,9 +90,24 @@ class BotData:
         """Run fn(index) in a worker thread; raises IndexUnavailable when there is no index."""
 
         def run() -> T:
-            return fn(self._ensure_index())
+            index = self._ensure_index()
+            try:
+                return fn(index)
+            except sqlite3.DatabaseError as exc:  # damaged, locked, deleted under us...
+                raise self._failed(index, exc) from exc
 
         return await asyncio.to_thread(run)
+
+    def _failed(self, index: SearchIndex, exc: sqlite3.DatabaseError) -> IndexUnavailable:
+        """Log an SQLite error as one line; unless it is a lock (which passes), forget the
+        index so that the next question opens the file afresh (it may have been rebuilt)."""
+        problem = unavailable(self.settings.db_path, exc)
+        logger.warning("index failed: %s", problem)
+        if not getattr(exc, "sqlite_errorname", "").startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
+            with self._open_lock:
+                if self.index is index:
+                    self.index = None  # not closed: other threads may be reading it still
+        return problem
 
 
 Context = CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], BotData]

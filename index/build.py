@@ -5,6 +5,11 @@ re-parsed; deleted files' reports are removed. All writes happen in one transact
 sees the old index or the new one, and a build killed at any moment leaves the old one serving.
 Corpus statistics are recomputed from what is stored, so an incremental build ranks exactly as a
 full rebuild would.
+
+With a lot of text, worker processes read, parse and tokenize batches of files and hand back
+rows ready to insert plus each batch's postings (`index.postings.chunk_postings`); this process
+only writes them, in file order, while the workers go on. A full build inverts everything with
+numpy at the end; an update patches just the posting lists of the terms it touched.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import multiprocessing
 import os
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -25,24 +30,33 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 from sqlite_utils import Database
 
 from index import bm25, store
 from index.ingest import iter_candidates, parse_file, source_name
 from index.loaders import UnreadableFile
 from index.models import SECTION_KINDS, ParsedReport, SkippedFile
-from index.postings import PostingList, invert, patch
+from index.postings import ChunkPostings, PostingList, PostingsBuilder, chunk_postings, patch
 from index.tokenize import Tokenizer, default_tokenizer
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_PARAMS = bm25.BM25Params()
-# Re-invert everything instead of patching postings when this share of paragraphs changes.
-FULL_REINDEX_SHARE = 0.25
-# Segment in worker processes when there is at least this much text.
-PARALLEL_MIN_CHARS = 2_000_000
+# Read and tokenize in worker processes when the files to read hold at least this many bytes.
+PARALLEL_MIN_BYTES = 12_000_000  # (10k paragraphs: one process is faster; 100k: 1.4x slower)
+# Files go to the workers in batches of about this many bytes (a few thousand paragraphs).
+BATCH_BYTES = 1 << 20
+# SQLite page cache of the build's connection, in KiB (the default 2 MB thrashes at 1M rows).
+BUILD_CACHE_KIB = 256 * 1024
+# Posting lists fetched per query when patching.
+PATCH_FETCH = 500
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
+ParseFile = Callable[[Path, str], list[ParsedReport]]  # (path, source) -> reports
+
+_KIND_CODE = {k: i for i, k in enumerate(SECTION_KINDS)}
+_NO_KIND = 255  # doc_kind of a docno without a paragraph
 
 
 class BuildInProgress(Exception):
@@ -113,52 +127,133 @@ def _sha256(path: Path) -> tuple[str, int]:
     return digest.hexdigest(), size
 
 
-# --- tokenizing in worker processes ---------------------------------------------------------
+# --- reading files (in worker processes when there are many) --------------------------------
 
-_worker_tokenizer: Tokenizer | None = None
-
-
-def _init_worker(tokenizer: Tokenizer | None) -> None:
-    global _worker_tokenizer
-    _worker_tokenizer = tokenizer or default_tokenizer()
+ReportRow = tuple[str, str, str, str, str, int, int]  # id, title, agency, years, source, no, n
+ParagraphRow = tuple[str, str, int, str, str, str, str, int]  # id .. text, tokens, length
 
 
-def _tokenize_chunk(texts: list[str]) -> list[list[str]]:
-    assert _worker_tokenizer is not None
-    return [_worker_tokenizer.tokenize(t) for t in texts]
+@dataclass(frozen=True)
+class _FileRead:
+    source: str
+    reports: list[ReportRow]
+    reason: str | None  # why the file was skipped
 
 
-def tokenize_all(
-    texts: Sequence[str],
-    tokenizer: Tokenizer,
-    *,
-    workers: int | None = None,
-    progress: Progress | None = None,
-) -> list[list[str]]:
-    """Tokens of every text, in order; in worker processes when there is a lot of text."""
-    total_chars = sum(len(t) for t in texts)
-    workers = workers if workers is not None else (os.cpu_count() or 1)
-    if workers <= 1 or total_chars < PARALLEL_MIN_CHARS:
-        out = []
-        for i, text in enumerate(texts):
-            out.append(tokenizer.tokenize(text))
-            if progress and i % 2000 == 0:
-                progress("tokenize", i, len(texts))
-        if progress:
-            progress("tokenize", len(texts), len(texts))
-        return out
-    chunk = 2000
-    chunks = [list(texts[i : i + chunk]) for i in range(0, len(texts), chunk)]
-    ctx = multiprocessing.get_context("fork")
-    out = []
-    with ProcessPoolExecutor(
-        max_workers=workers, mp_context=ctx, initializer=_init_worker, initargs=(tokenizer,)
-    ) as pool:
-        for tokens in pool.map(_tokenize_chunk, chunks):
-            out.extend(tokens)
-            if progress:
-                progress("tokenize", len(out), len(texts))
+@dataclass(frozen=True)
+class _Batch:
+    """Some files read, parsed and tokenized: rows to insert and their postings."""
+
+    files: list[_FileRead]
+    paragraphs: list[ParagraphRow]
+    owners: npt.NDArray[np.int64]  # per paragraph: index of its report among the batch's
+    kinds: npt.NDArray[np.uint8]  # per paragraph: index into SECTION_KINDS
+    postings: ChunkPostings
+
+
+def _read_batch(items: Sequence[tuple[Path, str]], tok: Tokenizer, parse: ParseFile) -> _Batch:
+    files: list[_FileRead] = []
+    rows: list[tuple[str, str, int, str, str, str]] = []
+    owners: list[int] = []
+    kinds: list[int] = []
+    n_reports = 0
+    for path, source in items:
+        try:
+            reports = parse(path, source)
+        except UnreadableFile as exc:
+            files.append(_FileRead(source, [], exc.reason))
+            continue
+        except Exception as exc:  # a parser bug must not lose the other files
+            logger.exception("failed to parse %s", source)
+            files.append(
+                _FileRead(source, [], f"could not be parsed ({type(exc).__name__}: {exc})")
+            )
+            continue
+        report_rows: list[ReportRow] = []
+        titles: Counter[str] = Counter()
+        for report in reports:
+            rid = report_id(source, report.title, titles[report.title])
+            titles[report.title] += 1
+            texts: Counter[str] = Counter()
+            for p in report.paragraphs:
+                section = json.dumps(list(p.section), ensure_ascii=False)
+                pid = paragraph_id(rid, p.text, texts[p.text])
+                rows.append((pid, rid, p.no, section, p.kind, p.text))
+                texts[p.text] += 1
+                owners.append(n_reports)
+                kinds.append(_KIND_CODE.get(p.kind, _KIND_CODE["other"]))
+            years = json.dumps(list(report.years))
+            row = (rid, report.title, report.agency, years, source, report.number)
+            report_rows.append((*row, len(report.paragraphs)))
+            n_reports += 1
+        files.append(_FileRead(source, report_rows, None))
+    tokens = tok.tokenize_many([r[5] for r in rows])
+    return _Batch(
+        files=files,
+        paragraphs=[(*r, " ".join(t), len(t)) for r, t in zip(rows, tokens, strict=True)],
+        owners=np.asarray(owners, dtype=np.int64),
+        kinds=np.asarray(kinds, dtype=np.uint8),
+        postings=chunk_postings(tokens),
+    )
+
+
+_worker: tuple[Tokenizer, ParseFile] | None = None
+
+
+def _init_worker(tok: Tokenizer, parse: ParseFile) -> None:
+    global _worker
+    _worker = (tok, parse)
+
+
+def _read_batch_in_worker(items: list[tuple[Path, str]]) -> _Batch:
+    assert _worker is not None
+    return _read_batch(items, *_worker)
+
+
+def _batches(files: Sequence[_FileState]) -> list[list[tuple[Path, str]]]:
+    out: list[list[tuple[Path, str]]] = []
+    size = BATCH_BYTES
+    for s in files:
+        if size >= BATCH_BYTES:
+            out.append([])
+            size = 0
+        out[-1].append((s.path, s.source))
+        size += s.size
     return out
+
+
+def _read_all(
+    files: Sequence[_FileState],
+    tok: Tokenizer,
+    parse: ParseFile,
+    workers: int | None,
+    progress: Progress | None,
+) -> Iterator[_Batch]:
+    """Batches of `files` read, in order; in worker processes when there is a lot to read."""
+    batches = _batches(files)
+    workers = workers if workers is not None else (os.cpu_count() or 1)
+    done = 0
+    if workers <= 1 or len(batches) < 2 or sum(s.size for s in files) < PARALLEL_MIN_BYTES:
+        results: Iterable[_Batch] = (_read_batch(b, tok, parse) for b in batches)
+        pool = None
+    else:
+        # fork: the workers start with this process's tokenizer (and dictionary) in memory
+        pool = ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=multiprocessing.get_context("fork"),
+            initializer=_init_worker,
+            initargs=(tok, parse),
+        )
+        results = pool.map(_read_batch_in_worker, batches)
+    try:
+        for batch in results:
+            yield batch
+            done += len(batch.files)
+            if progress:
+                progress("read", done, len(files))
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
 
 
 # --- the build ------------------------------------------------------------------------------
@@ -173,16 +268,29 @@ def build_index(
     full: bool = False,
     workers: int | None = None,
     progress: Progress | None = None,
+    parse: ParseFile | None = None,
 ) -> BuildReport:
-    """Make the index at `db_path` reflect exactly the report files under `paths`."""
+    """Make the index at `db_path` reflect exactly the report files under `paths`.
+
+    `parse` reads one file into reports (default: `index.ingest.parse_file`); `workers` caps
+    the worker processes (default: one per CPU; 1 reads everything in this process)."""
     started = time.perf_counter()
     db_path = Path(db_path)
     tok = tokenizer or default_tokenizer()
     with build_lock(db_path):
         db = store.connect(db_path)
         try:
+            db.execute(f"PRAGMA cache_size = -{BUILD_CACHE_KIB}")
             return _build(
-                db, [Path(p) for p in paths], root, tok, full, workers, progress, started
+                db,
+                [Path(p) for p in paths],
+                root,
+                tok,
+                parse or parse_file,
+                full,
+                workers,
+                progress,
+                started,
             )
         finally:
             db.close()
@@ -193,6 +301,7 @@ def _build(
     paths: list[Path],
     root: Path | None,
     tok: Tokenizer,
+    parse: ParseFile,
     full: bool,
     workers: int | None,
     progress: Progress | None,
@@ -229,62 +338,58 @@ def _build(
     # Skipped files are tried again every time: the reason may have been fixed.
     retry = [s for s in same if known[s.source]["status"] == "skipped"]
     unchanged = [] if full else [s for s in same if known[s.source]["status"] != "skipped"]
-    to_parse = added + changed + (same if full else retry)
+    to_read = added + changed + (same if full else retry)
+    replaced = [s.source for s in changed] + removed
     timings["scan"] = time.perf_counter() - started
+    if not (to_read or replaced) and "generation" in meta:
+        # Nothing to do: no write, so readers keep their snapshot (and 1M-row arrays).
+        return BuildReport(
+            unchanged=tuple(s.source for s in unchanged),
+            skipped=tuple(skipped),
+            reports=db.execute("SELECT count(*) FROM reports").fetchone()[0],
+            paragraphs=int(meta["documents"]),
+            seconds=time.perf_counter() - started,
+            details=timings,
+        )
 
-    # 2. Parse what needs parsing; one bad file never stops the others.
-    t0 = time.perf_counter()
-    parsed: dict[str, list[ParsedReport]] = {}
-    reasons: dict[str, str] = {}
-    for i, s in enumerate(to_parse):
-        try:
-            parsed[s.source] = parse_file(s.path, s.source)
-        except UnreadableFile as exc:
-            reasons[s.source] = str(exc)
-            skipped.append(SkippedFile(s.source, str(exc)))
-        except Exception as exc:  # a parser bug must not lose the other files
-            logger.exception("failed to parse %s", s.source)
-            reasons[s.source] = f"could not be parsed ({type(exc).__name__}: {exc})"
-            skipped.append(SkippedFile(s.source, reasons[s.source]))
-        if progress:
-            progress("read", i + 1, len(to_parse))
-    timings["parse"] = time.perf_counter() - t0
-
-    # 3. Tokenize the new paragraphs (outside the write transaction: it is the slow part).
-    t0 = time.perf_counter()
-    new_rows = _paragraph_rows(parsed)
-    tokens = tokenize_all([r["text"] for r in new_rows], tok, workers=workers, progress=progress)
-    timings["tokenize"] = time.perf_counter() - t0
-
-    # 4. Write everything in one transaction.
-    t0 = time.perf_counter()
-    replaced_sources = (
-        [s.source for s in changed] + removed + ([s.source for s in same] if full else [])
-    )
+    # 2. In one transaction: remove what is gone, add what was read, fix postings and stats.
     now = datetime.now(UTC).isoformat(timespec="seconds")
     with store.write_transaction(db):
-        total_before = db.execute("SELECT count(*) FROM paragraphs").fetchone()[0]
-        gone_docnos, gone_tokens = _delete_sources(db, replaced_sources, full)
-        first_docno = (
-            1
-            if full
-            else (db.execute("SELECT coalesce(max(docno), 0) FROM paragraphs").fetchone()[0] + 1)
-        )
+        t0 = time.perf_counter()
+        empty = full or db.execute("SELECT 1 FROM terms LIMIT 1").fetchone() is None
+        docs = _DocArrays.empty() if full else _DocArrays.load(db)
         if full:
-            db.execute("DELETE FROM paragraphs")
-            db.execute("DELETE FROM reports")
-            db.execute("DELETE FROM terms")
-        _insert(db, parsed, new_rows, tokens, first_docno)
-        lengths = _write_arrays(db)
-        share = (len(gone_docnos) + len(new_rows)) / max(total_before, 1)
-        full_invert = full or share > FULL_REINDEX_SHARE or total_before == 0
-        if full_invert:
-            _reinvert(db, lengths)
+            for table in ("paragraphs", "reports", "terms"):
+                db.execute(f"DELETE FROM {table}")
+            gone_docnos, gone_terms = np.zeros(0, np.uint32), set[str]()
         else:
-            new_docs = [(first_docno + i, toks) for i, toks in enumerate(tokens)]
-            _patch_postings(db, lengths, gone_docnos, gone_tokens, new_docs)
-        stats = _corpus_stats(db)
-        _record_files(db, states, parsed, reasons, removed, unchanged, now)
+            gone_docnos, gone_terms = _delete_sources(db, replaced)
+            docs.clear(gone_docnos)
+        last = db.execute("SELECT coalesce(max(docno), 0) FROM paragraphs").fetchone()[0]
+        builder = PostingsBuilder()
+        read: dict[str, _FileRead] = {}
+        next_docno = last + 1
+        for batch in _read_all(to_read, tok, parse, workers, progress):
+            ordinals = _insert(db, batch, next_docno)
+            docs.append(next_docno, batch, ordinals)
+            builder.add(batch.postings, next_docno)
+            next_docno += len(batch.paragraphs)
+            for f in batch.files:
+                read[f.source] = f
+                if f.reason is not None:
+                    skipped.append(SkippedFile(f.source, f.reason))
+        timings["read"] = time.perf_counter() - t0
+
+        t0 = time.perf_counter()
+        docs.save(db)
+        if empty:
+            _write_postings(db, builder.lists(), docs.lengths)
+        else:
+            added_lists = {p.term: p for p in builder.lists()}
+            _patch_postings(db, docs.lengths, gone_docnos, gone_terms, added_lists)
+        stats = _corpus_stats(db, docs)
+        timings["postings"] = time.perf_counter() - t0
+        _record_files(db, states, read, removed, unchanged, now)
         generation = int(meta.get("generation", 0)) + 1
         store.set_meta(
             db,
@@ -306,7 +411,7 @@ def _build(
             },
         )
         n_reports = db.execute("SELECT count(*) FROM reports").fetchone()[0]
-    timings["write"] = time.perf_counter() - t0
+    timings["total"] = time.perf_counter() - started
     return BuildReport(
         added=tuple(s.source for s in added),
         changed=tuple(s.source for s in changed),
@@ -316,211 +421,183 @@ def _build(
         reports=n_reports,
         paragraphs=stats.documents,
         seconds=time.perf_counter() - started,
-        full=full_invert,
+        full=empty,
         details=timings,
     )
 
 
-def _paragraph_rows(parsed: dict[str, list[ParsedReport]]) -> list[dict[str, object]]:
-    rows: list[dict[str, object]] = []
-    for source, reports in parsed.items():
-        titles: Counter[str] = Counter()
-        for report in reports:
-            rid = report_id(source, report.title, titles[report.title])
-            titles[report.title] += 1
-            texts: Counter[str] = Counter()
-            for p in report.paragraphs:
-                rows.append(
-                    {
-                        "id": paragraph_id(rid, p.text, texts[p.text]),
-                        "report_id": rid,
-                        "no": p.no,
-                        "section": json.dumps(list(p.section), ensure_ascii=False),
-                        "kind": p.kind,
-                        "text": p.text,
-                    }
-                )
-                texts[p.text] += 1
-    return rows
+@dataclass
+class _DocArrays:
+    """Per-docno arrays the query path keeps in memory: length, section kind, report ordinal."""
+
+    lengths: npt.NDArray[np.uint32]
+    kinds: npt.NDArray[np.uint8]
+    owners: npt.NDArray[np.int32]  # report ordinal; -1: no paragraph has this docno
+
+    @classmethod
+    def empty(cls) -> _DocArrays:
+        return cls(
+            np.zeros(1, np.uint32), np.full(1, _NO_KIND, np.uint8), np.full(1, -1, np.int32)
+        )
+
+    @classmethod
+    def load(cls, db: Database) -> _DocArrays:
+        lengths = store.get_array(db, "doc_length", np.uint32).copy()
+        if not len(lengths):
+            return cls.empty()
+        return cls(
+            lengths,
+            store.get_array(db, "doc_kind", np.uint8).copy(),
+            store.get_array(db, "doc_report", np.int32).copy(),
+        )
+
+    def clear(self, docnos: npt.NDArray[np.uint32]) -> None:
+        self.lengths[docnos] = 0
+        self.kinds[docnos] = _NO_KIND
+        self.owners[docnos] = -1
+
+    def append(self, first_docno: int, batch: _Batch, ordinals: npt.NDArray[np.int32]) -> None:
+        """The arrays of `batch`'s paragraphs, docnos `first_docno`..; any gap before them is
+        docnos without a paragraph."""
+        size = first_docno + len(batch.paragraphs)
+        if size > len(self.lengths):
+            grow = max(size, 2 * len(self.lengths)) - len(self.lengths)  # amortised
+            self.lengths = np.concatenate((self.lengths, np.zeros(grow, np.uint32)))
+            self.kinds = np.concatenate((self.kinds, np.full(grow, _NO_KIND, np.uint8)))
+            self.owners = np.concatenate((self.owners, np.full(grow, -1, np.int32)))
+        self.lengths[first_docno:size] = batch.postings.lengths
+        self.kinds[first_docno:size] = batch.kinds
+        self.owners[first_docno:size] = ordinals[batch.owners]
+
+    def save(self, db: Database) -> None:
+        last = int(np.flatnonzero(self.owners >= 0)[-1]) if (self.owners >= 0).any() else 0
+        store.put_array(db, "doc_length", self.lengths[: last + 1])
+        store.put_array(db, "doc_kind", self.kinds[: last + 1])
+        store.put_array(db, "doc_report", self.owners[: last + 1])
 
 
-def _delete_sources(
-    db: Database, sources: list[str], full: bool
-) -> tuple[np.ndarray, list[list[str]]]:
-    """Delete the reports and paragraphs of `sources`; return their docnos and tokens."""
+def _delete_sources(db: Database, sources: list[str]) -> tuple[npt.NDArray[np.uint32], set[str]]:
+    """Delete the reports and paragraphs of `sources`; return their docnos and terms."""
     docnos: list[int] = []
-    tokens: list[list[str]] = []
+    terms: set[str] = set()
     for source in sources:
         rids = [r[0] for r in db.execute("SELECT id FROM reports WHERE source = ?", [source])]
         for rid in rids:
-            if not full:
-                for docno, toks in db.execute(
-                    "SELECT docno, tokens FROM paragraphs WHERE report_id = ?", [rid]
-                ):
-                    docnos.append(docno)
-                    tokens.append(toks.split())
+            for docno, toks in db.execute(
+                "SELECT docno, tokens FROM paragraphs WHERE report_id = ?", [rid]
+            ):
+                docnos.append(docno)
+                terms.update(toks.split())
             db.execute("DELETE FROM paragraphs WHERE report_id = ?", [rid])
         db.execute("DELETE FROM reports WHERE source = ?", [source])
-    return np.asarray(docnos, dtype=np.uint32), tokens
+    return np.asarray(docnos, dtype=np.uint32), terms
 
 
-def _insert(
-    db: Database,
-    parsed: dict[str, list[ParsedReport]],
-    rows: list[dict[str, object]],
-    tokens: list[list[str]],
-    first_docno: int,
-) -> None:
-    counts: Counter[str] = Counter(str(r["report_id"]) for r in rows)
-    for source, reports in parsed.items():
-        titles: Counter[str] = Counter()
-        for report in reports:
-            rid = report_id(source, report.title, titles[report.title])
-            titles[report.title] += 1
-            db.execute(
+def _insert(db: Database, batch: _Batch, first_docno: int) -> npt.NDArray[np.int32]:
+    """Insert the batch's reports and paragraphs; return the reports' ordinals."""
+    ordinals: list[int] = []
+    for f in batch.files:
+        for row in f.reports:
+            cur = db.conn.execute(
                 "INSERT INTO reports(id, title, agency, years, source, number, paragraphs) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [
-                    rid,
-                    report.title,
-                    report.agency,
-                    json.dumps(list(report.years)),
-                    source,
-                    report.number,
-                    counts[rid],
-                ],
+                row,
             )
+            ordinals.append(int(cur.lastrowid or 0))
     db.conn.executemany(
         "INSERT INTO paragraphs(docno, id, report_id, no, section, kind, text, tokens, length) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (
-            (
-                first_docno + i,
-                r["id"],
-                r["report_id"],
-                r["no"],
-                r["section"],
-                r["kind"],
-                r["text"],
-                " ".join(toks),
-                len(toks),
-            )
-            for i, (r, toks) in enumerate(zip(rows, tokens, strict=True))
-        ),
+        ((first_docno + i, *row) for i, row in enumerate(batch.paragraphs)),
+    )
+    return np.asarray(ordinals, dtype=np.int32)
+
+
+def _term_row(plist: PostingList, lengths: np.ndarray) -> tuple[str, int, int, int, bytes]:
+    return (
+        plist.term,
+        plist.df,
+        plist.max_tf,
+        int(lengths[plist.docnos].min()),
+        store.encode_postings(plist.docnos, plist.tfs),
     )
 
 
-def _write_arrays(db: Database) -> np.ndarray:
-    """Per-docno arrays the query path keeps in memory: length, kind, report ordinal."""
-    max_docno = db.execute("SELECT coalesce(max(docno), 0) FROM paragraphs").fetchone()[0]
-    lengths = np.zeros(max_docno + 1, dtype=np.uint32)
-    kinds = np.full(max_docno + 1, 255, dtype=np.uint8)
-    owners = np.full(max_docno + 1, -1, dtype=np.int32)
-    kind_code = {k: i for i, k in enumerate(SECTION_KINDS)}
-    rows = db.execute(
-        "SELECT p.docno, p.length, p.kind, r.ordinal FROM paragraphs p "
-        "JOIN reports r ON r.id = p.report_id"
-    ).fetchall()
-    if rows:
-        docno, length, kind, ordinal = zip(*rows, strict=True)
-        idx = np.asarray(docno, dtype=np.int64)
-        lengths[idx] = length
-        kinds[idx] = [kind_code.get(k, kind_code["other"]) for k in kind]
-        owners[idx] = ordinal
-    store.put_array(db, "doc_length", lengths)
-    store.put_array(db, "doc_kind", kinds)
-    store.put_array(db, "doc_report", owners)
-    return lengths
-
-
-def _put_posting(db: Database, plist: PostingList, lengths: np.ndarray) -> None:
-    if plist.df == 0:
-        db.execute("DELETE FROM terms WHERE term = ?", [plist.term])
-        return
-    db.execute(
-        "INSERT INTO terms(term, df, max_tf, min_length, postings) VALUES (?, ?, ?, ?, ?) "
-        "ON CONFLICT(term) DO UPDATE SET df = excluded.df, max_tf = excluded.max_tf, "
-        "min_length = excluded.min_length, postings = excluded.postings",
-        [
-            plist.term,
-            plist.df,
-            plist.max_tf,
-            int(lengths[plist.docnos].min()),
-            store.encode_postings(plist.docnos, plist.tfs),
-        ],
-    )
-
-
-def _reinvert(db: Database, lengths: np.ndarray) -> None:
-    db.execute("DELETE FROM terms")
-    docs = (
-        (docno, toks.split()) for docno, toks in db.execute("SELECT docno, tokens FROM paragraphs")
-    )
-    rows = (
-        (
-            p.term,
-            p.df,
-            p.max_tf,
-            int(lengths[p.docnos].min()),
-            store.encode_postings(p.docnos, p.tfs),
-        )
-        for p in invert(docs)
-    )
+def _write_postings(db: Database, lists: Iterable[PostingList], lengths: np.ndarray) -> None:
     db.conn.executemany(
-        "INSERT INTO terms(term, df, max_tf, min_length, postings) VALUES (?, ?, ?, ?, ?)", rows
+        "INSERT INTO terms(term, df, max_tf, min_length, postings) VALUES (?, ?, ?, ?, ?)",
+        (_term_row(p, lengths) for p in lists),
     )
 
 
 def _patch_postings(
     db: Database,
     lengths: np.ndarray,
-    gone_docnos: np.ndarray,
-    gone_tokens: list[list[str]],
-    new_docs: list[tuple[int, list[str]]],
+    gone_docnos: npt.NDArray[np.uint32],
+    gone_terms: set[str],
+    added: dict[str, PostingList],
 ) -> None:
-    gone_terms = {t for toks in gone_tokens for t in toks}
-    added = {p.term: p for p in invert(new_docs)}
-    for term in sorted(gone_terms | set(added)):
-        row = store.fetch_terms(db, [term]).get(term)
-        old = None
-        if row is not None:
-            docnos, tfs = store.decode_postings(row[3], row[0])
-            old = PostingList(term, docnos, tfs)
-        plist = patch(old, gone_docnos, added.get(term))
-        _put_posting(db, PostingList(term, plist.docnos, plist.tfs), lengths)
+    """Remove `gone_docnos` from the lists of `gone_terms` and append the `added` lists."""
+    terms = sorted(gone_terms | set(added))
+    for i in range(0, len(terms), PATCH_FETCH):
+        part = terms[i : i + PATCH_FETCH]
+        stored = store.fetch_terms(db, part)
+        rows, emptied = [], []
+        for term in part:
+            row = stored.get(term)
+            old = None
+            if row is not None:
+                old = PostingList(term, *store.decode_postings(row[3], row[0]))
+            plist = patch(old, gone_docnos, added.get(term))
+            if plist.df:
+                rows.append(_term_row(PostingList(term, plist.docnos, plist.tfs), lengths))
+            else:
+                emptied.append((term,))
+        db.conn.executemany(
+            "INSERT INTO terms(term, df, max_tf, min_length, postings) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT(term) DO UPDATE SET df = excluded.df, max_tf = excluded.max_tf, "
+            "min_length = excluded.min_length, postings = excluded.postings",
+            rows,
+        )
+        db.conn.executemany("DELETE FROM terms WHERE term = ?", emptied)
 
 
-def _corpus_stats(db: Database) -> bm25.CorpusStats:
-    n, total = db.execute("SELECT count(*), coalesce(sum(length), 0) FROM paragraphs").fetchone()
+def _corpus_stats(db: Database, docs: _DocArrays) -> bm25.CorpusStats:
+    n = int(np.count_nonzero(docs.owners >= 0))  # every paragraph, empty ones included
     dfs = np.fromiter((r[0] for r in db.execute("SELECT df FROM terms")), dtype=np.float64)
+    # Row order depends on the build's history; summing in a fixed order makes the mean (and so
+    # every Okapi score) bit-identical between an incremental update and a full rebuild.
+    dfs.sort()
     mean_raw = float(bm25.raw_okapi_idf(n, dfs).mean()) if len(dfs) else 0.0
-    return bm25.CorpusStats(documents=n, total_length=total, mean_raw_idf=mean_raw)
+    return bm25.CorpusStats(
+        documents=n, total_length=int(docs.lengths.sum(dtype=np.int64)), mean_raw_idf=mean_raw
+    )
 
 
 def _record_files(
     db: Database,
     states: list[_FileState],
-    parsed: dict[str, list[ParsedReport]],
-    reasons: dict[str, str],
+    read: dict[str, _FileRead],
     removed: list[str],
     unchanged: list[_FileState],
     now: str,
 ) -> None:
-    for source in removed:
-        db.execute("DELETE FROM files WHERE source = ?", [source])
+    db.conn.executemany("DELETE FROM files WHERE source = ?", [(s,) for s in removed])
     keep = {s.source for s in unchanged}
+    rows = []
     for s in states:
         if s.source in keep:
             continue
-        if s.source in parsed:
-            status, reason, n = "indexed", None, len(parsed[s.source])
+        f = read.get(s.source)
+        if f is not None and f.reason is None:
+            status, reason, n = "indexed", None, len(f.reports)
         else:
-            status, reason, n = "skipped", reasons.get(s.source, "skipped"), 0
-        db.execute(
-            "INSERT INTO files(source, sha256, size, status, reason, reports, indexed_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(source) DO UPDATE SET "
-            "sha256 = excluded.sha256, size = excluded.size, status = excluded.status, "
-            "reason = excluded.reason, reports = excluded.reports, "
-            "indexed_at = excluded.indexed_at",
-            [s.source, s.sha256, s.size, status, reason, n, now],
-        )
+            status, reason, n = "skipped", f.reason if f else "skipped", 0
+        rows.append((s.source, s.sha256, s.size, status, reason, n, now))
+    db.conn.executemany(
+        "INSERT INTO files(source, sha256, size, status, reason, reports, indexed_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(source) DO UPDATE SET "
+        "sha256 = excluded.sha256, size = excluded.size, status = excluded.status, "
+        "reason = excluded.reason, reports = excluded.reports, "
+        "indexed_at = excluded.indexed_at",
+        rows,
+    )

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from index.clean import clean_lines
-from index.limits import check_text_size, split_long_lines
+from index.limits import MAX_FOLDER_DEPTH, check_text_size, split_long_lines
 from index.loaders import UnreadableFile, read_lines
 from index.models import ParsedReport, SkippedFile
 from index.structure import parse_reports
@@ -112,11 +112,16 @@ def source_name(path: Path, root: Path | None) -> str:
     return path.as_posix()
 
 
-def _walk(folder: Path, seen: set[tuple[int, int]]) -> Iterator[tuple[Path, str | None]]:
+def _walk(
+    folder: Path, seen: set[tuple[int, int]], depth: int = 0
+) -> Iterator[tuple[Path, str | None]]:
     key = _identity(folder)
     if key in seen:
         return
     seen.add(key)
+    if depth > MAX_FOLDER_DEPTH:  # (each level is a Python frame: no RecursionError)
+        yield folder, f"folder nested more than {MAX_FOLDER_DEPTH} levels deep: not read"
+        return
     try:
         entries = sorted(os.scandir(folder), key=lambda entry: entry.name)
     except OSError as exc:
@@ -132,7 +137,7 @@ def _walk(folder: Path, seen: set[tuple[int, int]]) -> Iterator[tuple[Path, str 
         except OSError:
             is_dir = is_file = False
         if is_dir:
-            yield from _walk(path, seen)
+            yield from _walk(path, seen, depth + 1)
         elif not is_file:
             yield path, "broken symbolic link" if entry.is_symlink() else "not a regular file"
         elif path.suffix.lower() in SNIFFED_SUFFIXES:

@@ -18,6 +18,7 @@ from collections import Counter
 from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from index.clean import is_page_number
 from index.structure import heading_marker
@@ -64,20 +65,32 @@ def lines_from_bytes(data: bytes) -> list[str]:
     """The text of a document given as bytes; see `read_lines`."""
     if not data or data.isspace():
         raise UnreadableFile("empty file")
-    if b"%PDF-" in data[:1024]:
+    kind = document_kind(data)
+    if kind == "pdf":
         lines = pdf_lines(data)
-    elif data.startswith(_ZIP_MAGICS):
+    elif kind == "docx":
         lines = docx_lines(data)
-    elif data.startswith(_OLE_MAGIC):
-        raise UnreadableFile(_ole_reason(data))
     else:
-        for magic, reason in _OTHER_MAGICS:
-            if data.startswith(magic):
-                raise UnreadableFile(reason)
         lines = split_lines(decode_text(data))
     if not any(lines):
         raise UnreadableFile("empty file")
     return lines
+
+
+def document_kind(data: bytes) -> Literal["pdf", "docx", "text"]:
+    """What the bytes are, by their content: "pdf", "docx" (any zip; reading checks it is a
+    Word document) or "text" (reading checks the encoding); raises `UnreadableFile` for kinds
+    known not to be reports (old .doc, RTF, images, archives)."""
+    if b"%PDF-" in data[:1024]:
+        return "pdf"
+    if data.startswith(_ZIP_MAGICS):
+        return "docx"
+    if data.startswith(_OLE_MAGIC):
+        raise UnreadableFile(_ole_reason(data))
+    for magic, reason in _OTHER_MAGICS:
+        if data.startswith(magic):
+            raise UnreadableFile(reason)
+    return "text"
 
 
 def split_lines(text: str) -> list[str]:

@@ -110,10 +110,25 @@ def connect(path: str | Path, *, create: bool = True) -> Database:
                 "rebuild it with `reportbot index build`"
             )
     except sqlite3.DatabaseError as exc:
-        raise IndexUnavailable(
-            f"cannot open the index at {path} ({exc}): delete it and run `reportbot index build`"
-        ) from exc
+        raise unavailable(path, exc) from exc
     return db
+
+
+def unavailable(path: str | Path, exc: sqlite3.Error) -> IndexUnavailable:
+    """An SQLite error on the index file as `IndexUnavailable`, with what to do about it."""
+    return IndexUnavailable(f"cannot use the index at {path} ({exc}): {advice(exc)}")
+
+
+def advice(exc: sqlite3.Error) -> str:
+    """What to do about an SQLite error on the index file."""
+    code = getattr(exc, "sqlite_errorname", "")
+    if code.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
+        return "another process holds a lock on it: wait for it to finish, or stop it"
+    if code.startswith("SQLITE_FULL"):
+        return "the disk is full: free some space"
+    if code.startswith(("SQLITE_CANTOPEN", "SQLITE_READONLY", "SQLITE_PERM", "SQLITE_IOERR")):
+        return "check that the file and its folder can be read and written"
+    return "delete it and run `reportbot index build`"
 
 
 @contextmanager
@@ -123,7 +138,8 @@ def write_transaction(db: Database) -> Iterator[None]:
     try:
         yield
     except BaseException:
-        db.execute("ROLLBACK")
+        if db.conn.in_transaction:  # SQLite itself rolls back on some errors (disk full)
+            db.execute("ROLLBACK")
         raise
     db.execute("COMMIT")
 

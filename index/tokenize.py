@@ -66,7 +66,7 @@ _KEEP_CACHES = 4  # merged dictionaries kept in the cache folder (about 7 MB eac
 
 _ALNUM = frozenset("0123456789abcdefghijklmnopqrstuvwxyz")
 _UPPER_WORD = re.compile(r"^.*[A-Z].*$", re.MULTILINE)
-# tokenize_many segments with rjieba from this much text on (below, building it costs more).
+# tokenize_many segments with rjieba once it exists, and builds it for this much text.
 BULK_MIN_CHARS = 200_000
 _HAS_CONTENT = re.compile(rf"[0-9a-z{CJK}]")  # anything else is whitespace or punctuation
 
@@ -275,7 +275,8 @@ class Tokenizer:
         (tests/test_tokenize.py keeps checking); questions are still cut by jieba itself.
         """
         texts = list(texts)
-        cut = self._bulk_cut() if sum(map(len, texts)) >= BULK_MIN_CHARS else None
+        bulk = self._rjieba is not None or sum(map(len, texts)) >= BULK_MIN_CHARS
+        cut = self._bulk_cut() if bulk else None
         if cut is None:
             return [self.tokenize(t) for t in texts]
         return [self._terms(cut(normalize(t))) for t in texts]

@@ -12,7 +12,7 @@ TELEGRAM_API_BASE_URL=`server.base_url` and it polls, sends and edits as against
   callback data 1-64 bytes, replies to existing messages, each callback query answered once;
   a violation is a 400 like Telegram's, and is kept in `rejected`;
 - a wrong token gets 401 (PTB raises InvalidToken); `fail_next(method, ...)` answers a method
-  with an error once, e.g. 429 with retry_after.
+  with an error once, e.g. 429 with retry_after; `drop_next(method)` hangs up instead.
 
 Only the methods the bot uses are implemented; anything else is a 404 (and recorded).
 """
@@ -204,6 +204,7 @@ class BotAPIServer:
         self._open_queries: set[str] = set()
         self._failures: list[tuple[str, int, str, dict[str, Any] | None]] = []
         self._closing = False
+        self.webhook: dict[str, Any] = {}  # the last setWebhook's parameters
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -332,6 +333,28 @@ class BotAPIServer:
         self.files[file_id] = (f"documents/{file_id}_{file_name}", content)
         return file_id
 
+    def private_document(
+        self,
+        content: bytes,
+        file_name: str | None,
+        *,
+        user: dict[str, Any] = ALICE,
+        mime_type: str = "application/octet-stream",
+    ) -> dict[str, Any]:
+        """A user sends a file to the bot in private (downloadable via getFile, which stores it
+        under a path of its own, as Telegram does); returns the message."""
+        file_id = self.add_file(content, "upload")
+        document = {"file_id": file_id, "file_unique_id": f"u{file_id}", "mime_type": mime_type}
+        document["file_size"] = len(content)
+        if file_name is not None:
+            document["file_name"] = file_name
+        chat = {"id": user["id"], "type": "private", "first_name": user["first_name"]}
+        message = self._new_message(chat, user, "", None)
+        del message["text"]
+        message["document"] = document
+        self.push({"message": message})
+        return message
+
     # -- failures --
 
     def fail_next(
@@ -349,6 +372,12 @@ class BotAPIServer:
         )
         with self._lock:
             self._failures.append((method, status, text, params))
+
+    def drop_next(self, method: str, times: int = 1) -> None:
+        """Close the connection of the next `times` calls of `method` without any answer (as a
+        network failure looks to the client); recorded with status 0."""
+        with self._lock:
+            self._failures.extend([(method, 0, "connection dropped", None)] * times)
 
     # -- inspection --
 
@@ -444,6 +473,14 @@ class BotAPIServer:
         return self.bot_user
 
     def _api_deleteWebhook(self, params: dict[str, Any]) -> bool:
+        self.webhook = {}
+        return True
+
+    def _api_setWebhook(self, params: dict[str, Any]) -> bool:
+        # Telegram wants https; the stand-in also takes a local http URL, for tests.
+        if not str(params.get("url", "")).startswith(("https://", "http://127.0.0.1:")):
+            raise _Reject(400, "Bad Request: bad webhook: An HTTPS URL must be provided")
+        self.webhook = params  # url, secret_token, allowed_updates, ...
         return True
 
     def _api_setMyCommands(self, params: dict[str, Any]) -> bool:
@@ -675,6 +712,9 @@ def _handler_for(api: BotAPIServer) -> type[BaseHTTPRequestHandler]:
             except _Reject as exc:
                 call.status, call.injected = exc.status, exc.injected
                 api.record(call)
+                if exc.status == 0:  # drop_next: hang up without a word
+                    self.close_connection = True
+                    return
                 body: dict[str, Any] = {
                     "ok": False,
                     "error_code": exc.status,

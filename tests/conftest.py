@@ -12,12 +12,13 @@ import pytest
 
 
 @pytest.fixture
-def index_opener() -> Callable[[Path], Any]:
-    """How the bot opens its index in tests. THE place to swap the in-memory fake for the real
-    index over the bundled sample (e.g. build it once per session, return SearchIndex.open)."""
-    from fakes import FakeSearchIndex
+def index_opener(sample_db: Path, tokenizer: Any) -> Callable[[Path], Any]:
+    """How the bot opens its index in tests: the real index over the bundled sample (built
+    once per session, `sample_db`), whatever path the bot's settings name. Tests that need the
+    fake's edge-case paragraphs (> 4096 characters, `< > &`) open `fakes.FakeSearchIndex`."""
+    from index.search import SearchIndex
 
-    return FakeSearchIndex.open
+    return lambda _path: SearchIndex.open(sample_db, tokenizer)
 
 
 @pytest.fixture

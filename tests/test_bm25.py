@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import random
+from collections import Counter
 
 import numpy as np
 import pytest
 from rank_bm25 import BM25L, BM25Okapi, BM25Plus
 
 from index import bm25, topk
-from index.postings import PostingList, invert, patch
+from index.postings import PostingList, PostingsBuilder, chunk_postings, invert, patch
 
 RANK_BM25 = {"okapi": BM25Okapi, "plus": BM25Plus, "l": BM25L}
 
@@ -103,3 +104,84 @@ def test_patch_removes_and_appends() -> None:
     got = patch(old, np.array([3], np.uint32), new)
     assert got.docnos.tolist() == [1, 5, 9]
     assert got.tfs.tolist() == [1, 3, 4]
+
+
+@pytest.mark.parametrize("dense_probe", [0, 10**9])  # candidates probed by search / by scoring
+@pytest.mark.parametrize("variant", ["okapi", "plus", "l"])
+def test_every_pruning_path_stays_exact(
+    monkeypatch: pytest.MonkeyPatch, variant: bm25.Variant, dense_probe: int
+) -> None:
+    # prune before every list, keep few lists "short": theta from single lists and unions
+    monkeypatch.setattr(topk, "PRUNE_MIN_POSTINGS", 1)
+    monkeypatch.setattr(topk, "SMALL_LIST", 40)
+    monkeypatch.setattr(topk, "DENSE_PROBE", dense_probe)
+    params = bm25.BM25Params(variant=variant)
+    for seed in range(3):
+        corpus = zipf_corpus(50 + seed, docs=1500, vocab=120)
+        ref = RANK_BM25[variant](corpus)
+        plists = postings_for(corpus)
+        lengths = np.array([0] + [len(d) for d in corpus], dtype=np.uint32)
+        dfs = np.array([p.df for p in plists.values()], dtype=np.float64)
+        mean_idf = float(bm25.raw_okapi_idf(len(corpus), dfs).mean())
+        stats = bm25.CorpusStats(len(corpus), int(lengths.sum()), mean_idf)
+        norm = bm25.length_norm(params, stats, lengths)
+        rng = random.Random(seed)
+        vocab = sorted(plists)
+        for _ in range(20):
+            query = rng.choices(vocab, k=rng.randint(1, 8))
+            scores = ref.get_scores(query)
+            terms, absent = [], 0.0
+            for t, qf in Counter(query).items():
+                p, idf = plists[t], bm25.idf(params, stats, plists[t].df)
+                bound = bm25.gain_bound(params, stats, idf, p.max_tf, int(lengths[p.docnos].min()))
+                terms.append(topk.TermPostings(t, float(qf), idf, p.docnos, p.tfs, bound))
+                absent += qf * bm25.absent(params, idf)
+            matched = np.sort(scores[[i for i, d in enumerate(corpus) if set(d) & set(query)]])
+            for k in (1, 3, 10):
+                found = topk.top_docs(terms, norm, params, k)
+                got = found.gains + absent
+                assert np.allclose(got, matched[::-1][:k], rtol=1e-9, atol=1e-9)
+                assert np.allclose(scores[found.docnos - 1], got, rtol=1e-9, atol=1e-9)
+
+
+def test_gains_match_bm25_gain_bit_for_bit() -> None:
+    rng = np.random.default_rng(0)
+    norm = rng.uniform(0.3, 3.0, 1000)
+    docnos = np.sort(rng.choice(1000, 300, replace=False)).astype(np.uint32)
+    tfs = rng.integers(1, 40, 300).astype(np.uint16)
+    for variant in ("okapi", "plus", "l"):
+        params = bm25.BM25Params(variant=variant)
+        t = topk.TermPostings("t", 1.0, 2.345, docnos, tfs, 0.0)
+        expected = bm25.gain(params, 2.345, tfs, norm[docnos])
+        assert np.array_equal(topk._gains(params, t, None, norm), expected)
+
+
+def test_patch_is_a_rebuild() -> None:
+    corpus = zipf_corpus(7, docs=300)
+    old = postings_for(corpus)
+    gone = np.array([3, 50, 51, 299], dtype=np.uint32)  # docnos (position + 1)
+    added = [(301 + i, doc) for i, doc in enumerate(zipf_corpus(8, docs=20))]
+    new = {p.term: p for p in invert(added)}
+    kept = [(i + 1, d) for i, d in enumerate(corpus) if i + 1 not in set(gone.tolist())]
+    expected = {p.term: p for p in invert(kept + added)}
+    for term in set(old) | set(new):
+        got = patch(old.get(term), gone, new.get(term))
+        if term in expected:
+            assert got.docnos.tolist() == expected[term].docnos.tolist()
+            assert got.tfs.tolist() == expected[term].tfs.tolist()
+        else:
+            assert got.df == 0
+
+
+def test_builder_merges_chunks_like_invert() -> None:
+    corpus = zipf_corpus(9, docs=700)
+    builder = PostingsBuilder()
+    for start in range(0, len(corpus), 128):
+        builder.add(chunk_postings(corpus[start : start + 128]), start + 1)
+    got = list(builder.lists())
+    expected = list(invert((i + 1, d) for i, d in enumerate(corpus)))
+    assert [p.term for p in got] == sorted(p.term for p in expected)
+    by_term = {p.term: p for p in expected}
+    for p in got:
+        assert p.docnos.tolist() == by_term[p.term].docnos.tolist()
+        assert p.tfs.tolist() == by_term[p.term].tfs.tolist()
