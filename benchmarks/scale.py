@@ -403,6 +403,7 @@ def run_scale(label: str, target: int, args: argparse.Namespace, questions: list
     corpus = make_corpus(args.corpora, plan, out / "corpus" / label)
     db = out / f"{label}.db"
     _remove_db(db)
+    load_before = os.getloadavg()[0]  # other work on the machine skews everything
     print(f"[{label}] building from {len(plan)} files …", file=sys.stderr)
     build = _run_role("build", {"db": str(db), "corpus": str(corpus), "workers": args.workers})
     size = _size_mb(db) / 2**20
@@ -475,6 +476,7 @@ def run_scale(label: str, target: int, args: argparse.Namespace, questions: list
     if not args.no_incremental:
         print(f"[{label}] incremental update …", file=sys.stderr)
         result["incremental"] = incremental(label, db, corpus, plan, questions, args.workers)
+    result["load_average"] = [load_before, os.getloadavg()[0]]
     return result
 
 
@@ -566,6 +568,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     m = info["machine"]
     print(f"machine: {m['nproc']} CPUs ({m['cpu']}), {m['ram_gb']} GB RAM, Python {m['python']}")
     print(table(results))
+    for r in results:
+        inc = r.get("incremental")
+        print(
+            f"{r['label']}: load average {r['load_average'][0]:.1f}"
+            f" -> {r['load_average'][1]:.1f}; "
+            f"cold starts {', '.join(f'{x:.2f}' for x in r['cold_start_s'])} s"
+            + (f"; full rebuild after the edit {inc['rebuild_s']:.1f} s" if inc else "")
+        )
     return 0
 
 

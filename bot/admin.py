@@ -27,18 +27,12 @@ import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from telegram import (
-    CallbackQuery,
-    Chat,
-    InlineKeyboardButton,
-    InlineKeyboardMarkup,
-    Message,
-    Update,
-)
-from telegram.error import BadRequest, TelegramError
+from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram.error import TelegramError
 
+from bot import handlers
 from bot.guard import ADMIN_ONLY, is_admin
-from bot.handlers import say
+from bot.handlers import _reply_to, say
 from bot.render import HTML, clip
 from bot.state import Context
 from index.build import BuildInProgress, BuildReport
@@ -66,10 +60,6 @@ REMOVE_CANCELLED = "已取消，没有删除任何文件。"
 
 
 # --- small helpers --------------------------------------------------------------------------
-
-
-def _reply_to(message: Message) -> int | None:
-    return None if message.chat.type == Chat.PRIVATE else message.message_id
 
 
 async def _admin(update: Update, context: Context) -> bool:
@@ -129,7 +119,7 @@ def build_html(report: BuildReport) -> str:
     added = [a for a in report.added if a not in skipped]
     changed = [c for c in report.changed if c not in skipped]
     how = "全部重建" if report.full else "增量更新"
-    if report.changed_anything:
+    if report.changed_anything or report.full:
         lines = [f"✅ 索引已更新（{how}，用时 {report.seconds:.2f} 秒）"]
     else:
         lines = [f"✅ 索引已是最新：没有文件新增、修改或删除（检查用时 {report.seconds:.2f} 秒）"]
@@ -154,13 +144,8 @@ def _report_line(report: Report) -> str:
 
 
 async def _edit(query: CallbackQuery, text: str) -> None:
-    try:
-        await query.edit_message_text(text, reply_markup=None)
-    except BadRequest as exc:
-        if "not modified" not in str(exc).lower():
-            logger.warning("edit failed: %s", exc)
-    except TelegramError as exc:
-        logger.warning("edit failed: %s: %s", type(exc).__name__, exc)
+    """Replace the message under a button (and its buttons) with `text`."""
+    await handlers._edit(query, text, None)
 
 
 # --- /reindex -------------------------------------------------------------------------------
@@ -172,7 +157,8 @@ async def reindex_command(update: Update, context: Context) -> None:
     if message is None or not await _admin(update, context):
         return
     reply_to = _reply_to(message)
-    full = bool(context.args) and context.args[0].lower() in ("full", "--full", "全部")
+    args = context.args or []
+    full = bool(args) and args[0].lower() in ("full", "--full", "全部")
     try:
         report = await _build(context, message.chat_id, reply_to, full=full)
     except BuildInProgress:
@@ -249,6 +235,10 @@ async def document_upload(update: Update, context: Context) -> None:
     except Rejected as exc:
         await say(context, chat_id, f"❌ 没有收录 {shown}：{HTML.esc(exc.reason)}。")
         return
+    except OSError as exc:  # e.g. a full disk: nothing was added
+        logger.exception("saving an upload failed")
+        await say(context, chat_id, f"❌ 没能保存 {shown}：{HTML.esc(str(exc))}")
+        return
     if new.duplicate:
         text = f"ℹ️ 内容完全相同的文件已在资料库中：{HTML.esc(new.name)}，没有重复添加。"
         await say(context, chat_id, text)
@@ -256,16 +246,22 @@ async def document_upload(update: Update, context: Context) -> None:
     logger.info("upload saved as %s (%d bytes)", new.name, len(data))
     try:
         build = await _build(context, chat_id, None, wait=BUILD_WAIT)
-    except BuildInProgress:
-        text = (
-            f"文件已保存为 {HTML.esc(new.name)}，但索引一直在被另一个任务更新；"
-            "稍后发送 /reindex 收录它。"
+    except Exception as exc:
+        logger.log(
+            logging.WARNING if isinstance(exc, BuildInProgress) else logging.ERROR,
+            "reindex after saving %s failed",
+            new.name,
+            exc_info=exc,
         )
+        text = f"文件已保存为 {HTML.esc(new.name)}，但还没有收录。\n" + build_failed_html(exc)
         await say(context, chat_id, text)
         return
-    reports = await context.bot_data.call(
-        lambda ix: [r for r in ix.reports() if r.source == new.name]
-    )
+    try:
+        reports = await context.bot_data.call(
+            lambda ix: [r for r in ix.reports() if r.source == new.name]
+        )
+    except IndexUnavailable:
+        reports = []
     await say(context, chat_id, upload_html(new, reports, build))
 
 
@@ -306,17 +302,21 @@ def confirm_html(report: Report, siblings: Sequence[Report]) -> str:
     return "\n".join(lines)
 
 
-def removed_html(source: str, siblings: Sequence[Report], build: BuildReport | None) -> str:
+def removed_html(source: str, siblings: Sequence[Report], build: str) -> str:
+    """A file taken out, and what became of the index (`build`: HTML)."""
     titles = "、".join(f"《{HTML.esc(clip(r.title, 30))}》" for r in siblings[:LIST_AT_MOST])
     lines = [
         f"🗑 已删除文件 {HTML.esc(source)}（{len(siblings)} 份报告：{titles}）。",
         "文件移到了报告文件夹的 .trash/ 里；要恢复，把它移回原处再发送 /reindex。",
+        build,
     ]
-    if build is None:
-        lines.append("⚠️ 索引正在被另一个任务更新，稍后发送 /reindex 确认已移除。")
-    else:
-        lines.append(build_html(build))
     return "\n".join(lines)
+
+
+def build_failed_html(exc: BaseException) -> str:
+    if isinstance(exc, BuildInProgress):
+        return "⚠️ 索引一直在被另一个任务更新，稍后发送 /reindex 完成更新。"
+    return f"⚠️ 索引更新失败（{HTML.esc(clip(str(exc), 200))}），原索引未变；修好后发送 /reindex。"
 
 
 async def remove_command(update: Update, context: Context) -> None:
@@ -377,12 +377,21 @@ async def _remove(
         await asyncio.to_thread(context.bot_data.library.take_out, source)
     except Rejected as exc:
         return f"❌ 不能删除：{HTML.esc(exc.reason)}"
+    except OSError as exc:  # e.g. no permission: the file stays where it is
+        logger.exception("removing %s failed", source)
+        return f"❌ 不能删除 {HTML.esc(source)}：{HTML.esc(str(exc))}"
     logger.info("admin removed %s (%d reports)", source, len(siblings))
     try:
         build = await _build(context, chat_id, reply_to, wait=BUILD_WAIT)
-    except BuildInProgress:
-        return removed_html(source, siblings, None)
-    return removed_html(source, siblings, build)
+    except Exception as exc:
+        logger.log(
+            logging.WARNING if isinstance(exc, BuildInProgress) else logging.ERROR,
+            "reindex after removing %s failed",
+            source,
+            exc_info=exc,
+        )
+        return removed_html(source, siblings, build_failed_html(exc))
+    return removed_html(source, siblings, build_html(build))
 
 
 async def remove_button(update: Update, context: Context) -> None:

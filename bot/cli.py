@@ -294,10 +294,12 @@ def _questions(question: str | None) -> Iterator[str]:
         yield cleaned
 
 
-def _answering(db: Path, search: Callable[[], SearchResult]) -> SearchResult:
-    """search(), with an SQLite error (a damaged or locked index) as one clear line."""
+def _answering(
+    db: Path, search: Callable[..., SearchResult], *args: Any, **kwargs: Any
+) -> SearchResult:
+    """search(*args, **kwargs), with an SQLite error (a damaged or locked index) as one line."""
     try:
-        return search()
+        return search(*args, **kwargs)
     except sqlite3.DatabaseError as exc:
         raise click.ClickException(str(unavailable(db, exc))) from exc
 
@@ -341,8 +343,7 @@ def ask(
     try:
         for q in _questions(question):
             result = _answering(
-                path,
-                lambda q=q: index.search(q, top=top, filters=filters or None, explain=explain),
+                path, index.search, q, top=top, filters=filters or None, explain=explain
             )
             if as_json:
                 click.echo(json.dumps(result_json(result, explain), ensure_ascii=False))
@@ -392,7 +393,7 @@ def chat(db: Path | None) -> None:
             if cut:
                 click.echo(f"（问题太长，只按前 {MAX_QUESTION} 个字搜索。）")
             try:
-                click.echo(answer_plain(_answering(path, lambda q=q: index.search(q, top=3))))
+                click.echo(answer_plain(_answering(path, index.search, q, top=3)))
             except click.ClickException as exc:  # say it, and keep chatting
                 click.echo(f"Error: {exc.message}", err=True)
             click.echo("")

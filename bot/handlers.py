@@ -308,7 +308,8 @@ async def more_button(update: Update, context: Context) -> None:
     if not isinstance(action, callbacks.More) or origin is None:
         return
     chat_id, reply_to = origin
-    question = action.question or context.bot_data.questions.recall(action.key)
+    # (callback data can be forged: the question in it is cleaned like a typed one)
+    question = clean_question(action.question) or context.bot_data.questions.recall(action.key)
     if not question:
         await say(context, chat_id, render.RESULT_EXPIRED, reply_to=reply_to)
         return
@@ -325,10 +326,11 @@ async def more_button(update: Update, context: Context) -> None:
     await _send_answer(context, chat_id, result, action.offset, reply_to)
     message = query.message
     if isinstance(message, Message) and message.reply_markup:  # 更多 was pressed: drop it
+        remaining = render.without_button(message.reply_markup, query.data or "")
+        if remaining == message.reply_markup:
+            return  # not one of this message's buttons (forged data): nothing to drop
         try:
-            await query.edit_message_reply_markup(
-                render.without_button(message.reply_markup, query.data or "")
-            )
+            await query.edit_message_reply_markup(remaining)
         except TelegramError as exc:
             logger.debug("could not drop the 更多 button: %s", exc)
 

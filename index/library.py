@@ -158,6 +158,8 @@ class Library:
     def add(self, data: bytes, requested: str) -> NewFile:
         """Check `data` and put it in the folder under a safe, unused name (it is not indexed
         yet: call `build`). Raises `Rejected` saying why a file cannot be a report."""
+        if not self.folder.is_dir():
+            raise Rejected(f"there is no reports folder at {self.folder}")
         try:
             kind = document_kind(data)
         except UnreadableFile as exc:

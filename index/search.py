@@ -220,6 +220,7 @@ class SearchIndex:
         explain: bool = False,
     ) -> SearchResult:
         """The best `top` paragraphs after `offset`, most useful first."""
+        top, offset = max(0, top), max(0, offset)
         question = question[:MAX_QUESTION_CHARS]
         db = self._db()
         with store.read_snapshot(db):

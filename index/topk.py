@@ -103,10 +103,11 @@ def _probe(
     if len(cand) * DENSE_PROBE >= len(t.docnos):
         # many candidates: scoring the whole list into a zeroed scratch array is cheaper
         scratch = _accumulator(len(norm))
-        scratch[t.docnos] = _gains(params, t, None, norm)
-        found = scratch[cand]
-        scratch[t.docnos] = 0.0
-        return found
+        try:
+            scratch[t.docnos] = _gains(params, t, None, norm)
+            return scratch[cand]
+        finally:
+            scratch[t.docnos] = 0.0
     out = np.zeros(len(cand), dtype=np.float64)
     pos = np.searchsorted(t.docnos, cand)
     np.minimum(pos, len(t.docnos) - 1, out=pos)

@@ -3,9 +3,10 @@
 The folder is watched with watchfiles; once changes settle (no new change for `settle`
 seconds, or `max_wait` seconds after the first), the index is brought up to date with one
 incremental build, and what changed is logged. A build that fails is logged and the watch goes
-on; a build already running elsewhere is waited for, then this one runs (it may hold changes
-the other did not see). Hidden files and folders (such as the library's `.trash/` and
-`.incoming/`), Office lock files, editor scratch files and the index's own files are ignored.
+on: it tries again at the next change, or after RETRY_AFTER seconds. A build already running
+elsewhere is waited for, then this one runs (it may hold changes the other did not see).
+Hidden files and folders (such as the library's `.trash/` and `.incoming/`), Office lock files,
+editor scratch files and the index's own files are ignored.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ logger = logging.getLogger(__name__)
 
 LIST_AT_MOST = 5  # file names named per kind of change in a log line
 BUSY_RETRY = 0.2  # seconds between tries while another build holds the index
+RETRY_AFTER = 30.0  # seconds after a failed build before trying again without a new change
 
 
 class ReportFilter(watchfiles.DefaultFilter):
@@ -128,6 +130,7 @@ def _watch(
     force_polling: bool | None,
 ) -> None:
     started = False
+    retry_at: float | None = None  # after a failed build: try again then, changes or not
     for changes in watchfiles.watch(
         library.folder,
         watch_filter=ReportFilter(library.folder, library.db_path),
@@ -141,12 +144,15 @@ def _watch(
     ):
         if not started:  # nothing that changes from now on can be missed
             started = True
-        elif not changes:
-            continue
-        else:
+        elif changes:
             kinds = sorted({change.name for change, _ in changes})
             logger.info("%d file events (%s): updating the index", len(changes), ", ".join(kinds))
-        rebuild(library, stop, on_build)
+        elif retry_at is None or time.monotonic() < retry_at:
+            continue
+        if rebuild(library, stop, on_build) is None and not (stop and stop.is_set()):
+            retry_at = time.monotonic() + RETRY_AFTER
+        else:
+            retry_at = None
 
 
 def _pause(stop: threading.Event | None, seconds: float) -> bool:

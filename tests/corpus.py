@@ -60,6 +60,20 @@ def write_reports(folder: Path, parts: dict[str, str]) -> list[Path]:
     return paths
 
 
+def make_docx(text: str) -> bytes:
+    """A .docx with one paragraph per line of `text`."""
+    import io
+
+    import docx
+
+    document = docx.Document()
+    for line in text.splitlines():
+        document.add_paragraph(line)
+    buffer = io.BytesIO()
+    document.save(buffer)
+    return buffer.getvalue()
+
+
 def questions() -> list[str]:
     return [q for q in QUESTIONS.read_text(encoding="utf-8").splitlines() if q.strip()]
 

@@ -41,9 +41,9 @@ def copy_index(src: Path, dest: Path) -> Path:
     return dest
 
 
-def run(args: list[str], db: Path, **env: str) -> Any:
-    environ = {"REPORTBOT_DB": str(db), "REPORTBOT_REPORTS_DIR": str(db.parent / "reports")}
-    return CliRunner().invoke(cli, args, env={**environ, **env})
+def run(args: list[str], db: Path, input: str | None = None) -> Any:
+    env = {"REPORTBOT_DB": str(db), "REPORTBOT_REPORTS_DIR": str(db.parent / "reports")}
+    return CliRunner().invoke(cli, args, env=env, input=input)
 
 
 def one_clear_line(result: Any, *phrases: str) -> None:
@@ -149,8 +149,14 @@ def test_locked_index(locked: Locked) -> None:
 def test_chat_on_a_corrupt_index(sample_db: Path, tmp_path: Path, damage: str) -> None:
     db = copy_index(sample_db, tmp_path / "reportbot.db")
     shutil.copytree(ROOT / "data" / "reports", tmp_path / "reports")
-    garbage(db) if damage == "garbage" else damage_terms(db)
-    one_clear_line(run(["chat"], db, input=f"{QUESTION}\n"), str(db))
+    if damage == "garbage":  # unusable at start: one line, exit 1
+        one_clear_line(run(["chat"], garbage(db), input=f"{QUESTION}\n"), str(db))
+        return
+    damage_terms(db)  # opens, then each question fails: said, and the chat goes on
+    result = run(["chat"], db, input=f"{QUESTION}\n无障碍改造\n")
+    assert result.exit_code == 0 and "Traceback" not in result.output
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error: ")]
+    assert len(errors) == 2 and "database disk image is malformed" in errors[0]
 
 
 # --- the bot: a clear reply, no crash loop, recovery without restart -----------------------------

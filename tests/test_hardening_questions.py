@@ -4,6 +4,7 @@ question ever becomes part of SQL text."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
-from botapi import GROUP, BotAPIServer, buttons, parse_html
+from botapi import ALICE, GROUP, BotAPIServer, buttons, parse_html
 from click.testing import CliRunner
 from hardening import BAD_QUESTIONS, bot_settings, send, start_bot, stop_bot
 
@@ -265,3 +266,29 @@ async def test_groups_take_bad_questions_after_ask(
     for reply in bot_api.sent(GROUP["id"]):
         assert parse_html(reply.params["text"]) != render.APOLOGY
         assert reply.params["reply_parameters"]
+
+
+async def test_forged_button_data_is_harmless(
+    real_bot: BotApplication, bot_api: BotAPIServer
+) -> None:
+    """Callback data comes from the bot's buttons, but a modified client can send any."""
+    [answer] = await send(bot_api, "乡村振兴")
+    forged = {
+        "m:-5:q:乡村振兴": None,  # a negative offset: ignored
+        "m:99999999999:q:乡村振兴": render.NO_MORE,
+        "m:3:q:\x00乡村<b>振兴\u202e": "这是第 4",
+        "f:' OR 1=1 --": render.PARAGRAPH_GONE,
+        "s:../../etc/passwd": render.REPORT_GONE,
+        "o:x:-99999": None,  # an outline page of no report, edited in place
+        "r:-1": None,  # the reports list, page clamped, edited in place
+    }
+    for data, expected in forged.items():
+        before = len(bot_api.sent(ALICE["id"]))
+        answered = len(bot_api.calls_to("answerCallbackQuery"))
+        bot_api.press(bot_api.current(answer), data)
+        await bot_api.wait_for(lambda n=answered: len(bot_api.calls_to("answerCallbackQuery")) > n)
+        if expected is None:
+            await asyncio.sleep(0.2)
+            continue
+        [reply] = (await bot_api.wait_sent(before + 1, chat_id=ALICE["id"]))[before:]
+        assert expected in parse_html(reply.params["text"]), data

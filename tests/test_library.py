@@ -9,9 +9,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
-import docx
 import pytest
-from corpus import split_sample
+from corpus import make_docx, split_sample
 from pypdf import PdfWriter
 
 from index.build import BuildInProgress, build_lock
@@ -21,15 +20,6 @@ from index.search import SearchIndex
 
 def report_text(n: int = 1) -> str:
     return list(split_sample().values())[n]
-
-
-def make_docx(text: str) -> bytes:
-    document = docx.Document()
-    for line in text.splitlines():
-        document.add_paragraph(line)
-    buffer = io.BytesIO()
-    document.save(buffer)
-    return buffer.getvalue()
 
 
 def blank_pdf() -> bytes:
