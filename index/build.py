@@ -372,16 +372,20 @@ def _build(
         builder = PostingsBuilder()
         read: dict[str, _FileRead] = {}
         next_docno = last + 1
+        writing = 0.0  # of which this process spent inserting (the rest: waiting for workers)
         for batch in _read_all(to_read, tok, parse, workers, progress):
+            t1 = time.perf_counter()
             ordinals = _insert(db, batch, next_docno)
             docs.append(next_docno, batch, ordinals)
             builder.add(batch.postings, next_docno)
             next_docno += len(batch.paragraphs)
+            writing += time.perf_counter() - t1
             for f in batch.files:
                 read[f.source] = f
                 if f.reason is not None:
                     skipped.append(SkippedFile(f.source, f.reason))
         timings["read"] = time.perf_counter() - t0
+        timings["insert"] = writing
 
         t0 = time.perf_counter()
         docs.save(db)
