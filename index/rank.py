@@ -57,6 +57,7 @@ class Candidate:
     text: str
     context_terms: frozenset[str]  # tokens of the section path and the report title
     term_idf: dict[str, float] = field(default_factory=dict, compare=False)
+    pid: str = ""  # the paragraph id: breaks exact ties the same way in every build
 
 
 @dataclass(frozen=True)
@@ -142,7 +143,7 @@ def rerank(query: Query, candidates: Sequence[Candidate], limit: int) -> list[Ra
     weights = {t.term: t.weight for t in query.terms}
     scored = sorted(
         (score(query, c, weights) for c in candidates),
-        key=lambda r: (-r.score, r.candidate.docno),
+        key=lambda r: (-r.score, r.candidate.pid, r.candidate.docno),
     )
     scored = fold_duplicates(scored)
     if query.wants_agency:

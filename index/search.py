@@ -293,6 +293,7 @@ class SearchIndex:
             text=para.text,
             context_terms=self._context_terms(report, section_key, para.section),
             term_idf=idfs,
+            pid=para.id,
         )
 
     def _context_terms(
