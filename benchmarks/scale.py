@@ -563,7 +563,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     for label in args.scales.split(","):
         target = SCALES.get(label) or int(label)
         results.append(run_scale(label, target, args, questions))
-    info = {"machine": machine(), "command": " ".join(sys.argv), "results": results}
+    given = list(argv) if argv is not None else sys.argv[1:]
+    command = " ".join(["python -m benchmarks.scale", *given])
+    info = {"machine": machine(), "command": command, "results": results}
     (args.out / "results.json").write_text(json.dumps(info, ensure_ascii=False, indent=1))
     m = info["machine"]
     print(f"machine: {m['nproc']} CPUs ({m['cpu']}), {m['ram_gb']} GB RAM, Python {m['python']}")
