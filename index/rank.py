@@ -197,11 +197,13 @@ def fold_duplicates(ranked: list[Ranked], threshold: float = 0.85) -> list[Ranke
         text = _NOT_WORD.sub("", r.candidate.text)
         edges = ("^" + text[:8], "$" + text[-8:])
         same = None
+        mine: set[str] | None = None
         for i in {i for e in edges for i in by_edge.get(e, ())}:
             other = texts[i]
             if min(len(text), len(other)) < threshold * max(len(text), len(other)):
                 continue
-            mine = _shingles(text)
+            if mine is None:
+                mine = _shingles(text)
             theirs = shingles.setdefault(i, _shingles(other))
             if len(mine & theirs) >= threshold * len(mine | theirs):
                 same = i

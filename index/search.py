@@ -29,8 +29,10 @@ from index.tokenize import Tokenizer, default_tokenizer
 
 logger = logging.getLogger(__name__)
 
-RERANK_POOL = 50  # BM25 candidates the ranking features look at
+RERANK_POOL = 30  # BM25 candidates the ranking features look at
 SCOPED_POOL = 20  # more candidates from the reports a question names
+WEAK_MIN_IDF = 2.0  # synonyms more common than this (in over ~13% of paragraphs) are left out
+MAX_WEAK_TERMS = 8  # at most this many synonym terms per question, the rarest
 MAX_QUESTION_CHARS = 500  # a longer question is cut here
 CONTEXT_CACHE_SIZE = 50_000
 
@@ -227,15 +229,16 @@ class SearchIndex:
             snap = self._current(db)
             query = self.analyze(question)
             terms = [WeightedTerm(t.term, t.weight) for t in query.terms]
-            pool = max(RERANK_POOL, 4 * (offset + top))
+            pool = max(RERANK_POOL, 2 * (offset + top))
             own = {t.term for t in query.terms if t.origin != "synonym"}
-            found, idfs = self._top_docs(db, snap, terms, pool, filters, own)
+            weak = {t.term for t in query.terms if t.origin == "synonym"}
+            found, idfs = self._top_docs(db, snap, terms, pool, filters, own, weak=weak)
             gains = dict(zip(found.docnos.tolist(), found.gains.tolist(), strict=True))
             if query.scope:
                 # The reports the question names get their own candidates: their best
                 # paragraphs may sit below the overall pool and still win after the boost.
                 named, _ = self._top_docs(
-                    db, snap, terms, SCOPED_POOL, filters, within=set(query.scope)
+                    db, snap, terms, SCOPED_POOL, filters, within=set(query.scope), weak=weak
                 )
                 for docno, gain in zip(named.docnos.tolist(), named.gains.tolist(), strict=True):
                     gains.setdefault(docno, gain)
@@ -356,6 +359,7 @@ class SearchIndex:
         filters: Filters | None,
         count_terms: set[str] | None = None,
         within: set[int] | None = None,
+        weak: set[str] | None = None,
     ) -> tuple[topk.TopDocs, dict[str, float]]:
         """Exact BM25 top k over weighted terms, and the idf of each term the index has."""
         rows = store.fetch_terms(db, (t.term for t in terms))
@@ -370,16 +374,38 @@ class SearchIndex:
             docnos, tfs = store.decode_postings(blob, df)
             bound = bm25.gain_bound(snap.params, snap.stats, term_idf, max_tf, min_length)
             postings.append(topk.TermPostings(t.term, t.weight, term_idf, docnos, tfs, bound))
-        allowed = self._allowed(snap, filters) if filters else None
+        if weak:
+            # A synonym as common as "建设" says little and costs a long posting list; of the
+            # rest, the rarest few carry the paraphrase.
+            rare = sorted(
+                (p for p in postings if p.term in weak and p.idf >= WEAK_MIN_IDF),
+                key=lambda p: -p.idf,
+            )[:MAX_WEAK_TERMS]
+            keep = {p.term for p in rare}
+            postings = [p for p in postings if p.term not in weak or p.term in keep]
         if within is not None:
-            mine = np.isin(snap.owners, np.fromiter(within, dtype=np.int32, count=len(within)))
-            allowed = mine if allowed is None else allowed & mine
+            postings = self._only_reports(snap, postings, within)
+        allowed = self._allowed(snap, filters) if filters else None
         found = topk.top_docs(postings, snap.norm, snap.params, k, allowed)
         if count_terms is not None:
             found = replace(
                 found, matched=self._count_matching(snap, postings, count_terms, allowed)
             )
         return found, idfs
+
+    @staticmethod
+    def _only_reports(
+        snap: _Snapshot, postings: list[topk.TermPostings], ordinals: set[int]
+    ) -> list[topk.TermPostings]:
+        """The postings of paragraphs in the given reports (no corpus-wide mask)."""
+        lut = np.zeros(max(snap.reports, default=0) + 2, dtype=bool)  # [-1] stays False
+        lut[list(ordinals)] = True
+        out = []
+        for p in postings:
+            keep = lut[snap.owners[p.docnos]]
+            if keep.any():
+                out.append(replace(p, docnos=p.docnos[keep], tfs=p.tfs[keep]))
+        return out
 
     @staticmethod
     def _count_matching(
