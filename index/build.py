@@ -152,6 +152,19 @@ class _Batch:
     postings: ChunkPostings
 
 
+def _now_readable(state: _FileState, parse: ParseFile) -> bool:
+    """Whether a file skipped before now yields reports (the reason may have been fixed)."""
+    try:
+        return bool(parse(state.path, state.source))
+    except Exception:
+        return False
+
+
+def reasons_of(read: dict[str, _FileRead]) -> set[str]:
+    """Sources that were read but skipped, with a reason."""
+    return {source for source, f in read.items() if f.reason is not None}
+
+
 def _read_batch(items: Sequence[tuple[Path, str]], tok: Tokenizer, parse: ParseFile) -> _Batch:
     files: list[_FileRead] = []
     rows: list[tuple[str, str, int, str, str, str]] = []
@@ -341,6 +354,12 @@ def _build(
     # Skipped files are tried again every time: the reason may have been fixed.
     retry = [s for s in same if known[s.source]["status"] == "skipped"]
     unchanged = [] if full else [s for s in same if known[s.source]["status"] != "skipped"]
+    if retry and not (full or added or changed or removed) and "generation" in meta:
+        # Only files that were skipped before: write nothing unless one reads now.
+        retry = [s for s in retry if _now_readable(s, parse)]
+        for s in same:
+            if known[s.source]["status"] == "skipped" and s not in retry:
+                skipped.append(SkippedFile(s.source, known[s.source]["reason"] or "skipped"))
     to_read = added + changed + (same if full else retry)
     replaced = [s.source for s in changed] + removed
     timings["scan"] = time.perf_counter() - started
@@ -420,7 +439,8 @@ def _build(
         n_reports = db.execute("SELECT count(*) FROM reports").fetchone()[0]
     timings["total"] = time.perf_counter() - started
     return BuildReport(
-        added=tuple(s.source for s in added),
+        # a file skipped before that reads now is new to the index
+        added=tuple(s.source for s in [*added, *retry] if s.source not in reasons_of(read)),
         changed=tuple(s.source for s in changed),
         removed=tuple(removed),
         unchanged=tuple(s.source for s in unchanged),

@@ -458,3 +458,39 @@ def test_a_killed_build_leaves_the_previous_index_serving(tmp_path: Path, tokeni
     assert index_content(db) == index_content(fresh)
     copy_index(db, tmp_path / "copy.db")  # a consistent file, as a backup would take
     assert index_content(tmp_path / "copy.db") == index_content(fresh)
+
+
+def test_a_skipped_file_is_retried_and_listed_as_added_once_it_reads(tmp_path: Path) -> None:
+    from index import store
+    from index.build import build_index
+    from index.ingest import parse_file
+    from index.loaders import UnreadableFile
+
+    folder = tmp_path / "reports"
+    folder.mkdir()
+    (folder / "a.txt").write_text(
+        "甲局2023年工作总结\n一、工作回顾\n全年完成改造300户，群众满意。\n", encoding="utf-8"
+    )
+    db = tmp_path / "i.db"
+
+    def broken(path: Path, source: str) -> list:
+        raise UnreadableFile("parser cannot read this yet")
+
+    first = build_index(db, [folder], root=folder, parse=broken, workers=1)
+    assert [s.path for s in first.skipped] == ["a.txt"] and first.added == ()
+
+    def generation() -> int:
+        conn = store.connect(db, create=False)
+        try:
+            return int(store.get_meta(conn)["generation"])
+        finally:
+            conn.close()
+
+    before = generation()
+    again = build_index(db, [folder], root=folder, parse=broken, workers=1)
+    assert [s.reason for s in again.skipped] == ["parser cannot read this yet"]
+    assert generation() == before  # still unreadable: nothing written
+
+    fixed = build_index(db, [folder], root=folder, parse=parse_file, workers=1)
+    assert fixed.added == ("a.txt",) and fixed.skipped == ()
+    assert fixed.paragraphs >= 1
