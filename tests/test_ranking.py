@@ -236,3 +236,10 @@ def test_explain_says_why(sample_index: SearchIndex) -> None:
     hit = sample_index.search("区应急管理局明年在道路交通安全上打算怎么做？", explain=True).hits[0]
     text = "\n".join(hit.explain)
     assert "bm25" in text and "plan section" in text and "report named" in text
+
+
+def test_filter_words_in_a_chat_question_are_understood(sample_index: SearchIndex) -> None:
+    """`/ask 养老 计划 民政局`: the agency word scopes, the kind word steers, the rest is topic."""
+    hits = sample_index.search("养老 计划 民政局").hits
+    assert all("民政局" in h.report.agency for h in hits)
+    assert hits[0].paragraph.kind == "plan" and "养老" in hits[0].paragraph.text
