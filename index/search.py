@@ -463,16 +463,6 @@ class SearchIndex:
             text=str(row[5]),
         )
 
-    def _paragraphs_by_docno(self, db: Database, docnos: list[int]) -> dict[int, Paragraph]:
-        if not docnos:
-            return {}
-        rows = db.execute(
-            "SELECT docno, id, report_id, no, section, kind, text FROM paragraphs "
-            f"WHERE docno IN ({','.join('?' * len(docnos))})",
-            docnos,
-        )
-        return {row[0]: self._paragraph(row[1:]) for row in rows}
-
     def _report_of(self, snap: _Snapshot, rid: str) -> Report:
         return snap.reports[snap.by_id[rid]]
 
