@@ -12,7 +12,7 @@ import html
 import logging
 import re
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from telegram import (
     CallbackQuery,
@@ -275,16 +275,28 @@ def _origin(query: CallbackQuery) -> tuple[int, int | None] | None:
     return message.chat.id, reply_to
 
 
-async def full_text_button(update: Update, context: Context) -> None:
-    """全文: the whole paragraph, over several messages when it is long."""
+A = TypeVar("A")
+
+
+async def _pressed(update: Update, kind: type[A]) -> tuple[A, int, int | None] | None:
+    """Answer the button press first; then its action, chat and message to reply to (or None
+    for data of another kind, forged data, or a button on an inline message)."""
     query = update.callback_query
     assert query is not None
     await query.answer()
     action = callbacks.decode(query.data)
     origin = _origin(query)
-    if not isinstance(action, callbacks.FullText) or origin is None:
+    if not isinstance(action, kind) or origin is None:
+        return None
+    return action, *origin
+
+
+async def full_text_button(update: Update, context: Context) -> None:
+    """全文: the whole paragraph, over several messages when it is long."""
+    pressed = await _pressed(update, callbacks.FullText)
+    if pressed is None:
         return
-    chat_id, reply_to = origin
+    action, chat_id, reply_to = pressed
     try:
         hit = await context.bot_data.call(lambda ix: ix.paragraph(action.paragraph_id))
     except IndexUnavailable:
@@ -300,14 +312,10 @@ async def full_text_button(update: Update, context: Context) -> None:
 
 async def more_button(update: Update, context: Context) -> None:
     """更多: the next results for the same question, as a new message."""
-    query = update.callback_query
-    assert query is not None
-    await query.answer()
-    action = callbacks.decode(query.data)
-    origin = _origin(query)
-    if not isinstance(action, callbacks.More) or origin is None:
+    pressed = await _pressed(update, callbacks.More)
+    if pressed is None:
         return
-    chat_id, reply_to = origin
+    action, chat_id, reply_to = pressed
     # (callback data can be forged: the question in it is cleaned like a typed one)
     question = clean_question(action.question) or context.bot_data.questions.recall(action.key)
     if not question:
@@ -324,6 +332,8 @@ async def more_button(update: Update, context: Context) -> None:
         return
     _log_question("more", update, question, result, started)
     await _send_answer(context, chat_id, result, action.offset, reply_to)
+    query = update.callback_query
+    assert query is not None
     message = query.message
     if isinstance(message, Message) and message.reply_markup:  # 更多 was pressed: drop it
         remaining = render.without_button(message.reply_markup, query.data or "")
@@ -337,14 +347,10 @@ async def more_button(update: Update, context: Context) -> None:
 
 async def source_button(update: Update, context: Context) -> None:
     """来源: the report's outline (sections, paragraph counts, file) as a new message."""
-    query = update.callback_query
-    assert query is not None
-    await query.answer()
-    action = callbacks.decode(query.data)
-    origin = _origin(query)
-    if not isinstance(action, callbacks.Source) or origin is None:
+    pressed = await _pressed(update, callbacks.Source)
+    if pressed is None:
         return
-    chat_id, reply_to = origin
+    action, chat_id, reply_to = pressed
     try:
         found = await context.bot_data.call(
             lambda ix: (ix.report(action.report_id), ix.outline(action.report_id))
