@@ -57,7 +57,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 # Bump when normalize() or the token rules below change what tokens come out.
-CODE_VERSION = "1"
+CODE_VERSION = "2"
 DICT_DIR = Path(__file__).resolve().parent.parent / "data" / "dict"
 USER_DICTS = ("userdict.txt", "places.txt")  # loaded in this order
 STOPWORDS = "stopwords.txt"
@@ -68,6 +68,7 @@ _ALNUM = frozenset("0123456789abcdefghijklmnopqrstuvwxyz")
 _UPPER_WORD = re.compile(r"^.*[A-Z].*$", re.MULTILINE)
 # tokenize_many segments with rjieba once it exists, and builds it for this much text.
 BULK_MIN_CHARS = 200_000
+_REDACTED = re.compile(r"x+")  # XX after normalize(): the sample's redaction mark
 _HAS_CONTENT = re.compile(rf"[0-9a-z{CJK}]")  # anything else is whitespace or punctuation
 
 jieba.setLogLevel(logging.WARNING)  # jieba logs every dictionary load to stderr at DEBUG
@@ -260,6 +261,8 @@ class Tokenizer:
             if i + 1 < n and words[i] == "." and _is_number(w) and _is_number(words[i + 1]):
                 w = f"{w}.{words[i + 1]}"
                 i += 2
+            if _REDACTED.fullmatch(w):
+                continue  # XX / X: a redacted number or name, not a word
             if len(w) > 2:
                 out.extend(s for s in self._sub_words(w) if s not in stop)
             if w not in stop:

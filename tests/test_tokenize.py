@@ -180,3 +180,9 @@ def test_own_jieba_instance_leaves_the_global_alone(tokenizer: Tokenizer) -> Non
 
     assert tokenizer._jieba is not jieba.dt
     assert not jieba.dt.FREQ.get("埇桥区")
+
+
+def test_redaction_marks_are_not_words(tokenizer) -> None:  # type: ignore[no-untyped-def]
+    tokens = tokenizer.tokenize("年收入超X万元，投资XX万元，建成XXX平方米")
+    assert not [t for t in tokens if set(t) == {"x"}]
+    assert "万元" in tokens and tokenizer.tokenize("x86 xylophone") == ["x86", "xylophone"]
