@@ -24,6 +24,7 @@ from index.tokenize import Tokenizer
 # Lower weights for words the question did not say itself.
 SYNONYM_WEIGHT = 0.4
 TRANSLATION_WEIGHT = 1.0
+SCOPE_TERM_WEIGHT = 0.3
 
 _PROBLEM = re.compile(r"问题|不足|短板|困难|瓶颈|挑战|薄弱|欠缺|差距|难点|风险|隐患|制约|弱项")
 _PLAN = re.compile(
@@ -69,7 +70,7 @@ _PLACE_SUFFIX = re.compile(r"^(.{1,8}?(?:省|市|自治州|州|地区|盟|区|�
 class WeightedTerm:
     term: str
     weight: float
-    origin: str = "question"  # "question", "synonym" or "translation"
+    origin: str = "question"  # "question", "synonym", "translation" or "scope"
 
 
 @dataclass(frozen=True)
@@ -291,6 +292,13 @@ def analyze(
             return
         weights[term] = WeightedTerm(term, weight, origin)
 
+    # The words of a named agency still say what the question is about (统计局 -> 统计), but
+    # weakly: at full weight every paragraph that names the agency would outrank the answer.
+    for word in scope_words:
+        for t in tok.tokenize(word):
+            if len(t) >= 2:
+                add(t, SCOPE_TERM_WEIGHT, "scope")
+
     if english:
         framing_en = {m.group(1) for m in _EN_FRAMING.finditer(q)}
         for zh in translate_english(question, skip=framing_en):
@@ -301,6 +309,8 @@ def analyze(
             scope[o] = max(scope.get(o, 0.0), s)
         scope_words += [w for w in words_en if w not in scope_words]
     source = " ".join(translate_english(question)) if english else question
+    for word in [*scope_words, *framing]:  # names and framing are not topics to paraphrase
+        source = normalize(source).replace(word, " ")
     phrases = synonym_expansions(source)
     for phrase in phrases:
         for t in tok.tokenize(phrase):

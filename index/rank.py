@@ -19,7 +19,7 @@ from index.query import Query
 
 CONTEXT_WEIGHT = 0.35  # share of a term's idf that a match in the section path / title earns
 KIND_BOOST = 1.6  # the section kind the question asks for
-SCOPE_BOOST = 3.0  # x (1 + SCOPE_BOOST * strength) for reports the question names
+SCOPE_BOOST = 6.0  # x (1 + SCOPE_BOOST * strength) for reports the question names
 YEAR_SECTION_BOOST = 1.25  # the section path names a year the question names
 YEAR_REPORT_BOOST = 1.1  # the report is about a year the question names
 FIGURES_BOOST = 1.15  # paragraphs with figures, for "how many" questions
@@ -27,9 +27,11 @@ SHORT_PENALTY = 0.5  # paragraphs too short to answer anything
 NOT_ANSWER_PENALTY = 0.2  # dates, signatures, session lines, titles
 NOTE_PENALTY = 0.5  # glossary notes and footnotes ([1]…, 注：…)
 AGENCY_DECAY = 0.7  # per paragraph already picked from the same report, for "which agency"
-SHORT_CHARS = 25
+SHORT_CHARS = 25  # shorter than this and not a sentence: a fragment
+MIN_CHARS = 12  # shorter than this: a fragment, sentence or not
 
 _DIGITS = re.compile(r"\d")
+_CLAUSE = re.compile(r"[，。；！？,;!?]")
 # A paragraph that states problems inside a review section (common in 政府工作报告).
 _STATES_PROBLEMS = re.compile(
     r"清醒(地)?(认识|看)到|存在.{0,10}(问题|不足|短板|困难|差距)|困难和(问题|挑战)|问题和不足|"
@@ -94,8 +96,8 @@ def answer_likeness(text: str) -> tuple[float, str]:
         return NOT_ANSWER_PENALTY, "not an answer (a session line)"
     if _NOTE.match(t):
         return NOTE_PENALTY, "a glossary note"
-    if len(compact) < SHORT_CHARS:
-        return SHORT_PENALTY, f"short ({len(compact)} chars)"
+    if len(compact) < MIN_CHARS or (len(compact) < SHORT_CHARS and not _CLAUSE.search(t)):
+        return SHORT_PENALTY, f"a fragment ({len(compact)} chars)"
     return 1.0, ""
 
 

@@ -315,14 +315,15 @@ class SearchIndex:
     def _explain(self, r: Ranked, query: Query) -> tuple[str, ...]:
         c = r.candidate
         per_term = []
+        text = normalize(c.text)
         for t in query.terms:
-            if t.term in c.term_idf:
+            if t.term in c.term_idf and t.term in text:
                 per_term.append(
                     f"{t.term}×{t.weight:g} ({t.origin}, idf {c.term_idf[t.term]:.2f})"
                 )
         lines = [f"score {r.score:.3f}", *r.why]
         if per_term:
-            lines.append("terms: " + ", ".join(per_term))
+            lines.append("matched terms: " + ", ".join(per_term))
         if query.kind:
             lines.append(f"question asks for: {query.kind}")
         if query.scope_words:
