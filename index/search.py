@@ -231,7 +231,7 @@ class SearchIndex:
             terms = [WeightedTerm(t.term, t.weight) for t in query.terms]
             pool = max(RERANK_POOL, 2 * (offset + top))
             own = {t.term for t in query.terms if t.origin != "synonym"}
-            weak = {t.term for t in query.terms if t.origin == "synonym"}
+            weak = {t.term for t in query.terms if t.origin in ("synonym", "scope")}
             found, idfs = self._top_docs(db, snap, terms, pool, filters, own, weak=weak)
             gains = dict(zip(found.docnos.tolist(), found.gains.tolist(), strict=True))
             if query.scope:
