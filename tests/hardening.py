@@ -4,13 +4,12 @@ chosen index, polling the local Bot API stand-in, and the questions meant to bre
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from botapi import ALICE, BotAPIServer, Call
 
-from bot.app import ALLOWED_UPDATES, BotApplication, build_application
+from bot.app import BotApplication
 from bot.guard import Guard
 from bot.settings import Settings
 
@@ -46,35 +45,6 @@ def bot_settings(api: BotAPIServer, db: Path, **env: str) -> Settings:
             **env,
         }
     )
-
-
-async def start_bot(
-    settings: Settings, opener: Callable[[Path], Any] | None = None
-) -> BotApplication:
-    """What `run_polling` does, minus signal handling and blocking (as test_bot_e2e's)."""
-    app = (
-        build_application(settings)
-        if opener is None
-        else build_application(settings, index_opener=opener)
-    )
-    await app.initialize()
-    assert app.post_init is not None
-    await app.post_init(app)
-    assert app.updater is not None
-    await app.updater.start_polling(
-        timeout=settings.poll_timeout, allowed_updates=list(ALLOWED_UPDATES)
-    )
-    await app.start()
-    return app
-
-
-async def stop_bot(app: BotApplication) -> None:
-    assert app.updater is not None
-    await app.updater.stop()
-    await app.stop()
-    await app.shutdown()
-    assert app.post_shutdown is not None
-    await app.post_shutdown(app)
 
 
 def guard_of(app: BotApplication) -> Guard:

@@ -18,14 +18,15 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
+import botrun
 import pytest
 from botapi import ALICE, BOB, GROUP, TOKEN, BotAPIServer, Call, button, buttons, parse_html
+from botrun import stop_bot
 from fakes import FakeSearchIndex
 
 from bot import render
 from bot import settings as settings_module
 from bot.app import (
-    ALLOWED_UPDATES,
     BotApplication,
     BotStartupError,
     build_application,
@@ -52,26 +53,7 @@ def settings_for(api: BotAPIServer, tmp_path: Path, token: str | None = None) ->
 async def start_bot(
     api: BotAPIServer, opener: Callable[[Path], Any], tmp_path: Path
 ) -> BotApplication:
-    """What run_polling does, minus the signal handling and the blocking."""
-    app = build_application(settings_for(api, tmp_path), index_opener=opener)
-    await app.initialize()
-    assert app.post_init is not None
-    await app.post_init(app)
-    assert app.updater is not None
-    await app.updater.start_polling(
-        timeout=app.bot_data.settings.poll_timeout, allowed_updates=list(ALLOWED_UPDATES)
-    )
-    await app.start()
-    return app
-
-
-async def stop_bot(app: BotApplication) -> None:
-    assert app.updater is not None
-    await app.updater.stop()
-    await app.stop()
-    await app.shutdown()
-    assert app.post_shutdown is not None
-    await app.post_shutdown(app)
+    return await botrun.start_bot(settings_for(api, tmp_path), opener)
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from botapi import ALICE, BOB, GROUP, BotAPIServer, buttons, parse_html
+from botrun import start_bot, stop_bot
 from hardening import (
     Clock,
     bot_settings,
@@ -20,8 +21,6 @@ from hardening import (
     guard_of,
     nothing_more,
     send,
-    start_bot,
-    stop_bot,
 )
 
 from bot import guard, render

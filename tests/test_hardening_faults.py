@@ -17,9 +17,10 @@ from typing import Any
 import httpx
 import pytest
 from botapi import ALICE, BotAPIServer, buttons, parse_html
+from botrun import start_bot, stop_bot
 from click.testing import CliRunner
 from corpus import split_sample, write_reports
-from hardening import bot_settings, send, start_bot, stop_bot
+from hardening import bot_settings, send
 from telegram.error import BadRequest, NetworkError, TimedOut
 
 from bot import render

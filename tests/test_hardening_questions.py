@@ -18,8 +18,9 @@ from typing import Any, ClassVar
 
 import pytest
 from botapi import ALICE, GROUP, BotAPIServer, buttons, parse_html
+from botrun import start_bot, stop_bot
 from click.testing import CliRunner
-from hardening import BAD_QUESTIONS, bot_settings, send, start_bot, stop_bot
+from hardening import BAD_QUESTIONS, bot_settings, send
 
 from bot import render
 from bot.app import BotApplication
