@@ -62,6 +62,12 @@ REMOVE_CANCELLED = "已取消，没有删除任何文件。"
 # --- small helpers --------------------------------------------------------------------------
 
 
+def _log_build_failure(message: str, name: str, exc: BaseException) -> None:
+    """A busy index is a warning (another build runs); anything else is an error."""
+    level = logging.WARNING if isinstance(exc, BuildInProgress) else logging.ERROR
+    logger.log(level, message, name, exc_info=exc)
+
+
 async def _admin(update: Update, context: Context) -> bool:
     """True for an admin; anyone else gets the polite refusal (False)."""
     user = update.effective_user
@@ -247,12 +253,7 @@ async def document_upload(update: Update, context: Context) -> None:
     try:
         build = await _build(context, chat_id, None, wait=BUILD_WAIT)
     except Exception as exc:
-        logger.log(
-            logging.WARNING if isinstance(exc, BuildInProgress) else logging.ERROR,
-            "reindex after saving %s failed",
-            new.name,
-            exc_info=exc,
-        )
+        _log_build_failure("reindex after saving %s failed", new.name, exc)
         text = f"文件已保存为 {HTML.esc(new.name)}，但还没有收录。\n" + build_failed_html(exc)
         await say(context, chat_id, text)
         return
@@ -384,12 +385,7 @@ async def _remove(
     try:
         build = await _build(context, chat_id, reply_to, wait=BUILD_WAIT)
     except Exception as exc:
-        logger.log(
-            logging.WARNING if isinstance(exc, BuildInProgress) else logging.ERROR,
-            "reindex after removing %s failed",
-            source,
-            exc_info=exc,
-        )
+        _log_build_failure("reindex after removing %s failed", source, exc)
         return removed_html(source, siblings, build_failed_html(exc))
     return removed_html(source, siblings, build_html(build))
 

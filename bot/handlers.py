@@ -278,15 +278,22 @@ def _origin(query: CallbackQuery) -> tuple[int, int | None] | None:
 A = TypeVar("A")
 
 
-async def _pressed(update: Update, kind: type[A]) -> tuple[A, int, int | None] | None:
-    """Answer the button press first; then its action, chat and message to reply to (or None
-    for data of another kind, forged data, or a button on an inline message)."""
+async def _decoded(update: Update, kind: type[A]) -> A | None:
+    """Answer the button press first; then its action, or None for data of another kind."""
     query = update.callback_query
     assert query is not None
     await query.answer()
     action = callbacks.decode(query.data)
-    origin = _origin(query)
-    if not isinstance(action, kind) or origin is None:
+    return action if isinstance(action, kind) else None
+
+
+async def _pressed(update: Update, kind: type[A]) -> tuple[A, int, int | None] | None:
+    """`_decoded`, with the chat and message to reply to (None for a button on an inline
+    message, which has no chat to send to)."""
+    action = await _decoded(update, kind)
+    assert update.callback_query is not None
+    origin = _origin(update.callback_query)
+    if action is None or origin is None:
         return None
     return action, *origin
 
@@ -369,11 +376,9 @@ async def source_button(update: Update, context: Context) -> None:
 
 async def outline_page_button(update: Update, context: Context) -> None:
     """‹ › under an outline: show another page of it, in place."""
+    action = await _decoded(update, callbacks.OutlinePage)
     query = update.callback_query
-    assert query is not None
-    await query.answer()
-    action = callbacks.decode(query.data)
-    if not isinstance(action, callbacks.OutlinePage):
+    if action is None or query is None:
         return
     try:
         report, entries = await context.bot_data.call(
@@ -392,11 +397,9 @@ async def outline_page_button(update: Update, context: Context) -> None:
 
 async def reports_page_button(update: Update, context: Context) -> None:
     """‹ › under /reports: show another page of the list, in place."""
+    action = await _decoded(update, callbacks.ReportsPage)
     query = update.callback_query
-    assert query is not None
-    await query.answer()
-    action = callbacks.decode(query.data)
-    if not isinstance(action, callbacks.ReportsPage):
+    if action is None or query is None:
         return
     try:
         reports = await context.bot_data.call(lambda ix: ix.reports())
